@@ -1,0 +1,279 @@
+"""The ``edge-ocr`` command. Every user error ends in one line on stderr and a nonzero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from .errors import EdgeOCRError
+
+log = logging.getLogger("edge_ocr")
+
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {}
+
+
+def command(name: str):
+    """Register a function that adds sub-command ``name`` to the parser (it sets ``func``)."""
+
+    def register(add: Callable[[argparse._SubParsersAction], None]):
+        COMMANDS[name] = add
+        return add
+
+    return register
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text}")
+    return value
+
+
+def write_json_atomic(path: str, data) -> None:
+    """Write JSON through a temp file and a rename, so an existing file is never left half-written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise EdgeOCRError(f"cannot write {path}: folder {folder} does not exist")
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise EdgeOCRError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """--models / --bundle / --engine / --threads / --power-mode / --no-cls, shared by predict, eval and bench."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--models", metavar="DIR", help="folder of inference models (default: PP-OCRv2, pulled on first use)")
+    source.add_argument("--bundle", metavar="DIR", help="bundle written by 'edge-ocr export' (Paddle Lite .nb)")
+    parser.add_argument("--engine", choices=("auto", "paddle", "lite"), default="auto",
+                        help="auto: Paddle Inference for --models, Paddle Lite for --bundle")
+    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads per model (default 2)")
+    parser.add_argument("--power-mode", choices=("LITE_POWER_HIGH", "LITE_POWER_LOW", "LITE_POWER_FULL",
+                                                 "LITE_POWER_NO_BIND"), help="Paddle Lite power mode (ARM builds)")
+    parser.add_argument("--no-cls", action="store_true", help="skip the direction classifier")
+    group = parser.add_argument_group("thresholds (PaddleOCR's PP-OCRv2 defaults)")
+    group.add_argument("--det-limit-side-len", type=positive_int, help="longest side for detection (960)")
+    group.add_argument("--det-thresh", type=unit_float, help="DB pixel threshold (0.3)")
+    group.add_argument("--det-box-thresh", type=unit_float, help="DB box score threshold (0.6)")
+    group.add_argument("--det-unclip-ratio", type=float, help="DB unclip ratio (1.5)")
+    group.add_argument("--cls-thresh", type=unit_float, help="rotate a crop when 180 scores above this (0.9)")
+    group.add_argument("--drop-score", type=unit_float, help="drop lines recognised below this score (0.5)")
+    group.add_argument("--rec-batch-size", type=positive_int, help="recognition batch size (6)")
+
+
+def build_pipeline(args: argparse.Namespace):
+    """An ``OCRPipeline`` from the shared model arguments, with threshold overrides applied."""
+    from .pipeline import OCRPipeline
+
+    if args.bundle:
+        if args.engine == "paddle":
+            raise EdgeOCRError("a bundle holds Paddle Lite models: use --engine lite or auto")
+        pipeline = OCRPipeline.from_bundle(args.bundle, threads=args.threads, use_cls=not args.no_cls,
+                                           power_mode=args.power_mode)
+    else:
+        pipeline = OCRPipeline.from_models(args.models, engine=args.engine, threads=args.threads,
+                                           use_cls=not args.no_cls, power_mode=args.power_mode)
+    params = pipeline.params
+    overrides = [
+        (params.det, "limit_side_len", args.det_limit_side_len),
+        (params.det, "thresh", args.det_thresh),
+        (params.det, "box_thresh", args.det_box_thresh),
+        (params.det, "unclip_ratio", args.det_unclip_ratio),
+        (params.cls, "thresh", args.cls_thresh),
+        (params.rec, "drop_score", args.drop_score),
+        (params.rec, "batch_size", args.rec_batch_size),
+    ]
+    for section, name, value in overrides:
+        if value is not None:
+            setattr(section, name, value)
+    return pipeline
+
+
+# ------------------------------------------------------------------------------------------------ predict
+
+
+@command("predict")
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("predict", help="OCR images or folders of images")
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    add_model_args(parser)
+    parser.add_argument("--json", metavar="OUT.json", help="write all results as JSON")
+    parser.add_argument("--draw", metavar="OUT_DIR", help="write each image with its boxes and texts")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.set_defaults(func=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .images import list_images
+
+    missing = [p for p in args.inputs if not os.path.exists(p)]
+    if missing:
+        raise EdgeOCRError(f"{missing[0]}: no such file or folder")
+    paths = list_images(args.inputs)
+    if not paths:
+        raise EdgeOCRError("no images found in " + ", ".join(args.inputs))
+    if args.draw:
+        os.makedirs(args.draw, exist_ok=True)
+    pipeline = build_pipeline(args)
+    results, failed = [], 0
+    show_bar = len(paths) > 1 and not args.quiet
+    for path in tqdm(paths, desc="ocr", unit="img", disable=not show_bar, file=sys.stderr):
+        result = pipeline.ocr_file(path)
+        results.append(result)
+        if result.error:
+            failed += 1
+            print(f"edge-ocr: {result.error}", file=sys.stderr)
+            continue
+        if not args.quiet:
+            text = "\n".join(f"  {line.text}\t{line.score:.3f}" for line in result.lines)
+            (tqdm.write if show_bar else print)(f"{path}\n{text}" if text else f"{path}\n  (no text)")
+        if args.draw:
+            _draw(pipeline, path, result, args.draw)
+    if args.json:
+        write_json_atomic(args.json, [r.to_dict() for r in results])
+    if failed:
+        print(f"edge-ocr: {failed} of {len(paths)} image(s) could not be read", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _draw(pipeline, path: str, result, out_dir: str) -> None:
+    from .draw import draw_result, write_image
+    from .images import load_image
+
+    loaded = load_image(path, pipeline.params.max_image_pixels)
+    lines = result.lines
+    if loaded.scale != 1.0:  # draw on the reduced image
+        lines = [type(line)([[round(x / loaded.scale), round(y / loaded.scale)] for x, y in line.box],
+                            line.text, line.score) for line in lines]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    write_image(os.path.join(out_dir, f"{stem}_ocr.jpg"), draw_result(loaded.image, lines))
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+@command("models")
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("models", help="pull, verify and list the official PP-OCRv2 models")
+    msub = parser.add_subparsers(dest="models_command", required=True)
+    pull = msub.add_parser("pull", help="download (or copy from a mirror) and verify a model set")
+    pull.add_argument("--from", dest="mirror", metavar="MIRROR_DIR",
+                      help="local folder laid out like the unpacked official tars (default: $EDGE_OCR_MODEL_MIRROR)")
+    pull.add_argument("--cache", metavar="DIR", help="cache folder (default: $EDGE_OCR_CACHE or ~/.cache/edge-ocr)")
+    pull.add_argument("--set", default="ppocrv2", help="model set (default ppocrv2)")
+    pull.add_argument("--force", action="store_true", help="fetch again even if installed")
+    pull.set_defaults(func=run_models_pull)
+    check = msub.add_parser("verify", help="re-check the sha256 of every file of an installed set")
+    check.add_argument("folder", nargs="?", help="installed set (default: the cached default set)")
+    check.add_argument("--set", default="ppocrv2")
+    check.set_defaults(func=run_models_verify)
+    listing = msub.add_parser("list", help="list the registry: files, URLs and sha256")
+    listing.set_defaults(func=run_models_list)
+
+
+def run_models_pull(args: argparse.Namespace) -> int:
+    from .models import pull
+
+    print(pull(args.set, mirror=args.mirror, cache=args.cache, force=args.force))
+    return 0
+
+
+def run_models_verify(args: argparse.Namespace) -> int:
+    from .models import default_cache_dir, verify
+
+    folder = args.folder or os.path.join(default_cache_dir(), args.set)
+    verify(folder, args.set)
+    print(f"{folder}: all files match their sha256")
+    return 0
+
+
+def run_models_list(args: argparse.Namespace) -> int:
+    from .models import MODEL_SETS
+
+    for name, artifacts in MODEL_SETS.items():
+        print(name)
+        for artifact in artifacts:
+            print(f"  {artifact.role:4s} {artifact.url}")
+            for rel, digest in artifact.sha256.items():
+                print(f"       {digest}  {rel}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def _load_plugins() -> None:
+    """Sub-commands that live in other modules register themselves on import."""
+    import importlib
+
+    for module in ("edge_ocr.evaluation.cli", "export.cli", "quantize.cli"):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    _load_plugins()
+    parser = argparse.ArgumentParser(prog="edge-ocr", description="PP-OCRv2 on the edge: predict, evaluate, compress, export")
+    parser.add_argument("--version", action="version", version=f"edge-ocr {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("GLOG_minloglevel", "2")  # silence Paddle's C++ logging
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except EdgeOCRError as exc:
+        print(f"edge-ocr: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("edge-ocr: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # anything else is our bug: still one line, with EDGE_OCR_DEBUG=1 for the traceback
+        if os.environ.get("EDGE_OCR_DEBUG"):
+            raise
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"edge-ocr: error: {type(exc).__name__}: {reason} (set EDGE_OCR_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

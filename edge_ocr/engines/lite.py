@@ -1,0 +1,189 @@
+"""Paddle Lite engine (``.nb`` naive-buffer models) and the ``opt`` conversion that makes them.
+
+A ``.nb`` file records, for every op, the kernel it was optimised for as ``op/alias/target/precision/layout``;
+``inspect_nb`` reads those so that a file built for ARM is refused by the x86 runtime with a clear message
+instead of crashing or returning garbage.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ModelError
+
+# Paddle Lite's TargetType and PrecisionType enums (lite/api/paddle_place.h).
+TARGETS = {1: "host", 2: "x86", 3: "cuda", 4: "arm", 5: "opencl", 6: "any", 18: "nnadapter", 17: "metal"}
+PRECISIONS = {0: "unk", 1: "float", 2: "int8", 3: "int32", 4: "any", 5: "fp16", 6: "bool", 7: "int64", 8: "int16"}
+_KERNEL_KEY = re.compile(rb"([a-z][a-z0-9_]*)/([A-Za-z0-9_]+)/(\d{1,2})/(\d{1,2})/(\d{1,2})\x00?")
+POWER_MODES = ("LITE_POWER_HIGH", "LITE_POWER_LOW", "LITE_POWER_FULL", "LITE_POWER_NO_BIND")
+
+
+@dataclass
+class NbInfo:
+    opt_version: str
+    targets: Counter = field(default_factory=Counter)  # target name -> number of kernels
+    precisions: Counter = field(default_factory=Counter)  # precision name -> number of compute kernels
+    ops: Counter = field(default_factory=Counter)
+
+    @property
+    def device_target(self) -> str:
+        """The hardware target the file was optimised for ("arm", "x86", ...), ignoring host kernels."""
+        device = [t for t in self.targets if t not in ("host", "any")]
+        return max(device, key=lambda t: self.targets[t]) if device else "host"
+
+    @property
+    def precision(self) -> str:
+        """"int8" when any compute kernel is int8, "fp16" likewise, else "fp32"."""
+        if self.precisions.get("int8"):
+            return "int8"
+        if self.precisions.get("fp16"):
+            return "fp16"
+        return "fp32"
+
+
+def inspect_nb(path: str) -> NbInfo:
+    """Read the opt version and the kernel targets/precisions recorded in a ``.nb`` file."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if len(data) < 32:
+        raise ModelError(f"{path}: too small to be a Paddle Lite model")
+    end = data.find(b"\x00", 2, 34)
+    version = data[2:end].decode("ascii", "replace") if end > 2 else ""
+    if not version.startswith("v"):
+        raise ModelError(f"{path}: not a Paddle Lite naive-buffer (.nb) model")
+    info = NbInfo(opt_version=version)
+    for match in _KERNEL_KEY.finditer(data):
+        op, _alias, target, precision, _layout = match.groups()
+        info.ops[op.decode()] += 1
+        info.targets[TARGETS.get(int(target), f"target{int(target)}")] += 1
+        info.precisions[PRECISIONS.get(int(precision), f"precision{int(precision)}")] += 1
+    return info
+
+
+def runtime_target() -> str:
+    """The target the installed Paddle Lite Python runtime executes: "arm" on aarch64/armv7 boards, else "x86"."""
+    machine = platform.machine().lower()
+    return "arm" if machine.startswith(("arm", "aarch64")) else "x86"
+
+
+def runtime_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("paddlelite")
+    except Exception:
+        return None
+
+
+class LiteEngine:
+    name = "lite"
+
+    def __init__(self, nb_path: str, threads: int = 2, power_mode: str | None = None, check_target: bool = True) -> None:
+        if not os.path.isfile(nb_path):
+            raise ModelError(f"no such Paddle Lite model: {nb_path}")
+        info = inspect_nb(nb_path)
+        here = runtime_target()
+        if check_target and info.device_target not in (here, "host"):
+            raise ModelError(
+                f"{nb_path} was built for {info.device_target.upper()} (opt --valid_targets={info.device_target}); "
+                f"this Paddle Lite runtime runs {here} models: export with --target {here}"
+            )
+        try:
+            from paddlelite import lite
+        except ImportError as exc:
+            raise ModelError("the Paddle Lite engine needs the paddlelite package") from exc
+        self.model_path = nb_path
+        self.info = info
+        self.threads = threads
+        config = lite.MobileConfig()
+        config.set_model_from_file(nb_path)
+        # Threads and power mode exist in ARM builds of the Python API; the x86 wheel has neither.
+        if hasattr(config, "set_threads"):
+            config.set_threads(threads)
+        if power_mode and hasattr(config, "set_power_mode"):
+            config.set_power_mode(getattr(lite.PowerMode, power_mode))
+        try:
+            self._predictor = lite.create_paddle_predictor(config)
+        except Exception as exc:
+            raise ModelError(f"cannot load {nb_path}: {str(exc).strip().splitlines()[:1]}") from exc
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self._predictor.get_input(0).from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+        self._predictor.run()
+        return np.array(self._predictor.get_output(0).numpy(), copy=True)
+
+
+def find_opt() -> str:
+    """Path of the ``paddle_lite_opt`` console script of the installed paddlelite wheel."""
+    beside = os.path.join(os.path.dirname(sys.executable), "paddle_lite_opt")
+    found = beside if os.path.isfile(beside) else shutil.which("paddle_lite_opt")
+    if not found:
+        raise ModelError("paddle_lite_opt not found: install paddlelite==2.13rc0 (pip install 'edge-ocr[host]')")
+    return found
+
+
+_UNSUPPORTED_OP = re.compile(r"(?:op|Op|OP)[^\n]*?(?:not supported|unsupported|isn't supported)[^\n]*|"
+                             r"[^\n]*(?:not supported|unsupported)[^\n]*op[^\n]*")
+_OP_NAME = re.compile(r"\b(?:op(?:_type)?|Op)\s*[:=]?\s*[\[\"']?([a-z][a-z0-9_]+)")
+
+
+def convert_to_nb(
+    model_dir: str,
+    out_nb: str,
+    target: str = "x86",
+    fp16: bool = False,
+    weight_only_int8: bool = False,
+    timeout: int = 900,
+) -> str:
+    """Run ``paddle_lite_opt`` on an inference model folder and write ``out_nb`` atomically.
+
+    Failures raise ``ModelError`` with opt's reason (and the op's name when an op is unsupported).
+    """
+    model_file = os.path.join(model_dir, "inference.pdmodel")
+    params_file = os.path.join(model_dir, "inference.pdiparams")
+    for path in (model_file, params_file):
+        if not os.path.isfile(path):
+            raise ModelError(f"model folder {model_dir} has no {os.path.basename(path)}")
+    if not out_nb.endswith(".nb"):
+        raise ValueError("out_nb must end with .nb")
+    out_dir = os.path.dirname(os.path.abspath(out_nb))
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".opt-") as work:
+        stem = os.path.join(work, "model")
+        cmd = [
+            find_opt(), f"--model_file={model_file}", f"--param_file={params_file}",
+            f"--optimize_out={stem}", f"--valid_targets={target}", "--optimize_out_type=naive_buffer",
+        ]
+        if fp16:
+            cmd.append("--enable_fp16=true")
+        if weight_only_int8:
+            cmd += ["--quant_model=true", "--quant_type=QUANT_INT8"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        log = proc.stdout + proc.stderr
+        if proc.returncode != 0 or not os.path.isfile(stem + ".nb"):
+            raise ModelError(f"paddle_lite_opt failed on {model_dir}: {_opt_reason(log)}")
+        os.replace(stem + ".nb", out_nb)
+    return out_nb
+
+
+def _opt_reason(log: str) -> str:
+    unsupported = _UNSUPPORTED_OP.search(log)
+    if unsupported:
+        line = unsupported.group(0).strip()
+        name = _OP_NAME.search(line)
+        return f"unsupported op {name.group(1)!r}: {line}" if name else line
+    errors = [ln.strip() for ln in log.splitlines() if "Error" in ln or "error" in ln or "Check failed" in ln]
+    if errors:
+        return errors[-1][:400]
+    tail = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    return tail[-1][:400] if tail else "no output"

@@ -1,0 +1,17 @@
+"""Errors that the CLI turns into a one-line message and a nonzero exit."""
+
+
+class EdgeOCRError(Exception):
+    """Base class: anything the user can fix (bad input, bad model folder, bad option)."""
+
+
+class ImageError(EdgeOCRError):
+    """An image could not be read or is not usable."""
+
+
+class ModelError(EdgeOCRError):
+    """A model folder, model file, dictionary or bundle is missing, damaged or mismatched."""
+
+
+class ChecksumError(ModelError):
+    """A downloaded or mirrored file does not have the expected sha256."""

@@ -1,0 +1,121 @@
+"""The PP-OCRv2 system: detection -> direction classification -> recognition, on any engine."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+
+from .bundle import load_bundle
+from .cls import TextClassifier
+from .config import PipelineParams
+from .det import TextDetector
+from .engines import create_engine
+from .errors import EdgeOCRError
+from .geometry import crop_text_line, reading_order
+from .images import load_image
+from .models import default_models, resolve_models
+from .rec import TextRecognizer
+from .results import OCRLine, OCRResult
+
+log = logging.getLogger(__name__)
+
+
+class OCRPipeline:
+    """Run OCR on BGR images. Build it with ``from_models`` (inference models) or ``from_bundle`` (``.nb``)."""
+
+    def __init__(
+        self,
+        detector: TextDetector,
+        recognizer: TextRecognizer,
+        classifier: TextClassifier | None = None,
+        params: PipelineParams | None = None,
+    ) -> None:
+        self.detector = detector
+        self.recognizer = recognizer
+        self.classifier = classifier
+        self.params = params or PipelineParams()
+        self.last_timings_ms: dict[str, float] = {}
+
+    @classmethod
+    def from_models(
+        cls,
+        models_dir: str | None = None,
+        engine: str = "auto",
+        threads: int = 2,
+        use_cls: bool = True,
+        params: PipelineParams | None = None,
+        power_mode: str | None = None,
+    ) -> OCRPipeline:
+        """From a folder of inference models (the default PP-OCRv2 set, pulled on first use, if None)."""
+        params = params or PipelineParams()
+        params.use_cls = use_cls and params.use_cls
+        paths = resolve_models(models_dir or default_models(), need_cls=params.use_cls)
+
+        def make(model: str):
+            return create_engine(model, engine, threads=threads, power_mode=power_mode)
+
+        detector = TextDetector(make(paths.det), params.det)
+        classifier = TextClassifier(make(paths.cls), params.cls) if params.use_cls and paths.cls else None
+        recognizer = TextRecognizer(make(paths.rec), paths.dictionary, params.rec)
+        return cls(detector, recognizer, classifier, params)
+
+    @classmethod
+    def from_bundle(
+        cls, bundle_dir: str, threads: int = 2, use_cls: bool = True, power_mode: str | None = None
+    ) -> OCRPipeline:
+        """From a bundle written by ``edge-ocr export``: every parameter comes from its manifest."""
+        bundle = load_bundle(bundle_dir)
+        params = bundle.params
+        params.use_cls = use_cls and params.use_cls and bundle.model_file("cls") is not None
+
+        def make(role: str):
+            return create_engine(bundle.model_file(role), "lite", threads=threads, power_mode=power_mode)
+
+        detector = TextDetector(make("det"), params.det)
+        classifier = TextClassifier(make("cls"), params.cls) if params.use_cls else None
+        recognizer = TextRecognizer(make("rec"), bundle.dictionary, params.rec)
+        return cls(detector, recognizer, classifier, params)
+
+    def detect(self, image: np.ndarray) -> tuple[list[np.ndarray], list[float]]:
+        """Sorted detector boxes (before recognition's drop_score filter) and their DB scores."""
+        boxes, scores = self.detector(image)
+        order = reading_order(boxes)
+        return [boxes[i] for i in order], [scores[i] for i in order]
+
+    def __call__(self, image: np.ndarray, scale: float = 1.0) -> list[OCRLine]:
+        """OCR one BGR uint8 image; ``scale`` multiplies box coordinates (for images decoded reduced)."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        boxes, _ = self.detect(image)
+        timings["det"] = (time.perf_counter() - start) * 1000
+        if not boxes:
+            self.last_timings_ms = {**timings, "cls": 0.0, "rec": 0.0}
+            return []
+        crops = [crop_text_line(image, box, self.params.crop.rotate_ratio) for box in boxes]
+        mark = time.perf_counter()
+        if self.classifier is not None:
+            crops, _ = self.classifier(crops)
+        timings["cls"] = (time.perf_counter() - mark) * 1000
+        mark = time.perf_counter()
+        texts = self.recognizer(crops)
+        timings["rec"] = (time.perf_counter() - mark) * 1000
+        self.last_timings_ms = timings
+        lines = []
+        for box, (text, score) in zip(boxes, texts):
+            if score >= self.params.rec.drop_score:
+                corners = np.round(box * scale).astype(int) if scale != 1.0 else box.astype(int)
+                lines.append(OCRLine(corners.tolist(), text, score))
+        return lines
+
+    def ocr_file(self, path: str | os.PathLike) -> OCRResult:
+        """OCR an image file; a bad image gives a result with ``error`` set instead of raising."""
+        path = os.fspath(path)
+        try:
+            loaded = load_image(path, self.params.max_image_pixels)
+        except EdgeOCRError as exc:
+            return OCRResult(path, error=str(exc))
+        lines = self(loaded.image, loaded.scale)
+        return OCRResult(path, lines, timings_ms=dict(self.last_timings_ms))

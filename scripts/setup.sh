@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Build .venv from pyenv's Python 3.10.13 and install edge-ocr with the host stack and the test tools.
+# Usage: bash scripts/setup.sh [VENV_DIR]      (default .venv in the repository root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${1:-.venv}"
+
+PY=""
+if command -v pyenv >/dev/null 2>&1 && [ -x "$(pyenv root)/versions/3.10.13/bin/python" ]; then
+  PY="$(pyenv root)/versions/3.10.13/bin/python"
+elif command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'import sys' 2>/dev/null; then
+  PY="$(command -v python3.10)"
+else
+  echo "setup: Python 3.10 is required (paddlelite 2.13rc0 has wheels for cp38/cp310 only)." >&2
+  echo "setup: install it with 'pyenv install 3.10.13' and run this again." >&2
+  exit 1
+fi
+
+"$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e ".[host,test]"
+# paddleslim pulls opencv-python (GUI build) beside our headless one; both own the cv2 module,
+# so reinstall the headless build last to make the result deterministic.
+HEADLESS=$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('opencv-python-headless'))")
+"$VENV/bin/python" -m pip uninstall --quiet -y opencv-python
+"$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "opencv-python-headless==$HEADLESS"
+"$VENV/bin/python" - <<'PY'
+import cv2, numpy, pyclipper, paddle, paddlelite.lite  # noqa: F401  (the stack imports together)
+import edge_ocr
+print(f"edge-ocr {edge_ocr.__version__}: numpy {numpy.__version__}, opencv {cv2.__version__}, paddle {paddle.__version__}")
+PY
+echo "setup: done. Activate with: source $VENV/bin/activate"
