@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 
 from .errors import EdgeOCRError
@@ -66,7 +67,8 @@ def write_json_atomic(path: str, data) -> None:
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     """--models / --bundle / --engine / --threads / --power-mode / --no-cls, shared by predict, eval and bench."""
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--models", metavar="DIR", help="folder of inference models (default: PP-OCRv2, pulled on first use)")
+    source.add_argument("--models", metavar="DIR",
+                        help="folder of inference models (default: PP-OCRv2, pulled on first use)")
     source.add_argument("--bundle", metavar="DIR", help="bundle written by 'edge-ocr export' (Paddle Lite .nb)")
     parser.add_argument("--engine", choices=("auto", "paddle", "lite"), default="auto",
                         help="auto: Paddle Inference for --models, Paddle Lite for --bundle")
@@ -122,6 +124,8 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     add_model_args(parser)
     parser.add_argument("--json", metavar="OUT.json", help="write all results as JSON")
     parser.add_argument("--draw", metavar="OUT_DIR", help="write each image with its boxes and texts")
+    parser.add_argument("--workers", type=positive_int,
+                        help="pipelines run in parallel on a folder, sharing --threads (default: one per thread)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.set_defaults(func=run_predict)
 
@@ -130,6 +134,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .images import list_images
+    from .parallel import PipelinePool, split_threads
 
     missing = [p for p in args.inputs if not os.path.exists(p)]
     if missing:
@@ -139,27 +144,56 @@ def run_predict(args: argparse.Namespace) -> int:
         raise EdgeOCRError("no images found in " + ", ".join(args.inputs))
     if args.draw:
         os.makedirs(args.draw, exist_ok=True)
-    pipeline = build_pipeline(args)
+    workers, args.threads = split_threads(args.threads, len(paths), args.workers)
+    factory = pipeline_factory(args)
+    first = factory()  # model errors surface here, before any worker starts
+    log.info("%d worker(s) x %d thread(s)", workers, args.threads)
     results, failed = [], 0
     show_bar = len(paths) > 1 and not args.quiet
-    for path in tqdm(paths, desc="ocr", unit="img", disable=not show_bar, file=sys.stderr):
-        result = pipeline.ocr_file(path)
-        results.append(result)
-        if result.error:
-            failed += 1
-            print(f"edge-ocr: {result.error}", file=sys.stderr)
-            continue
-        if not args.quiet:
-            text = "\n".join(f"  {line.text}\t{line.score:.3f}" for line in result.lines)
-            (tqdm.write if show_bar else print)(f"{path}\n{text}" if text else f"{path}\n  (no text)")
-        if args.draw:
-            _draw(pipeline, path, result, args.draw)
+    with PipelinePool(factory, workers) as pool:
+        for result in tqdm(pool.map(paths), total=len(paths), desc="ocr", unit="img", disable=not show_bar,
+                           file=sys.stderr):
+            results.append(result)
+            failed += bool(result.error)
+            _report(result, args, first, show_bar)
     if args.json:
         write_json_atomic(args.json, [r.to_dict() for r in results])
     if failed:
         print(f"edge-ocr: {failed} of {len(paths)} image(s) could not be read", file=sys.stderr)
         return 1
     return 0
+
+
+def pipeline_factory(args: argparse.Namespace):
+    """A thread-safe factory: the first call builds a pipeline, later calls build more (one per worker)."""
+    lock = threading.Lock()
+    built: list = []
+
+    def factory():
+        with lock:  # predictor creation is serialised; only inference runs in parallel
+            if len(built) == 1 and not getattr(factory, "handed", False):
+                factory.handed = True
+                return built[0]
+            pipeline = build_pipeline(args)
+            if not built:
+                built.append(pipeline)
+            return pipeline
+
+    return factory
+
+
+def _report(result, args: argparse.Namespace, pipeline, show_bar: bool) -> None:
+    from tqdm import tqdm
+
+    write = tqdm.write if show_bar else print
+    if result.error:
+        write(f"edge-ocr: {result.error}", file=sys.stderr)
+        return
+    if not args.quiet:
+        text = "\n".join(f"  {line.text}\t{line.score:.3f}" for line in result.lines)
+        write(f"{result.image}\n{text}" if text else f"{result.image}\n  (no text)")
+    if args.draw:
+        _draw(pipeline, result.image, result, args.draw)
 
 
 def _draw(pipeline, path: str, result, out_dir: str) -> None:
@@ -245,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     _load_plugins()
-    parser = argparse.ArgumentParser(prog="edge-ocr", description="PP-OCRv2 on the edge: predict, evaluate, compress, export")
+    parser = argparse.ArgumentParser(
+        prog="edge-ocr", description="PP-OCRv2 on the edge: predict, evaluate, compress, export"
+    )
     parser.add_argument("--version", action="version", version=f"edge-ocr {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -258,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")  # silence Paddle's C++ logging
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except EdgeOCRError as exc:

@@ -6,6 +6,8 @@ step for step, so that boxes match PaddleOCR's to the pixel.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import pyclipper
@@ -37,13 +39,27 @@ def resize_for_det(image: np.ndarray, params: DetParams) -> tuple[np.ndarray, fl
     return resized, resize_h / float(h), resize_w / float(w)
 
 
+@functools.lru_cache(maxsize=8)
+def _normalize_lut(mean: tuple, std: tuple, scale: float) -> np.ndarray:
+    """3x256 table of (v * scale - mean_c) / std_c, computed with PaddleOCR's float32 operations."""
+    levels = np.repeat(np.arange(256, dtype=np.float32)[:, None], 3, axis=1)
+    levels *= np.float32(scale)
+    levels -= np.asarray(mean, np.float32)
+    levels /= np.asarray(std, np.float32)
+    return np.ascontiguousarray(levels.T)
+
+
 def normalize_to_chw(image: np.ndarray, mean, std, scale: float) -> np.ndarray:
-    """(x * scale - mean) / std in float32, HWC BGR -> CHW, with the same float operations as PaddleOCR."""
-    out = image.astype(np.float32)
-    out *= np.float32(scale)
-    out -= np.asarray(mean, np.float32).reshape(1, 1, 3)
-    out /= np.asarray(std, np.float32).reshape(1, 1, 3)
-    return np.ascontiguousarray(out.transpose(2, 0, 1))
+    """(x * scale - mean) / std as float32, HWC BGR uint8 -> CHW.
+
+    A uint8 pixel has 256 values, so a per-channel lookup table gives bit-identical results to the
+    element-wise arithmetic at a fraction of the cost.
+    """
+    lut = _normalize_lut(tuple(mean), tuple(std), float(scale))
+    out = np.empty((3,) + image.shape[:2], np.float32)
+    for channel, plane in enumerate(cv2.split(image)):
+        out[channel] = lut[channel][plane]
+    return out
 
 
 def preprocess_det(image: np.ndarray, params: DetParams) -> np.ndarray:

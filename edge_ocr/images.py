@@ -19,7 +19,11 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".j
 
 # JPEG start-of-frame markers carry the image size (C4, C8 and CC are other segments).
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-_REDUCED_JPEG_FLAGS = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
+_REDUCED_JPEG_FLAGS = (
+    (2, cv2.IMREAD_REDUCED_COLOR_2),
+    (4, cv2.IMREAD_REDUCED_COLOR_4),
+    (8, cv2.IMREAD_REDUCED_COLOR_8),
+)
 
 
 @dataclass
@@ -96,9 +100,10 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = 64_000_00
                 f"{max_pixels / 1e6:.0f} MP limit; downscale it or raise max_image_pixels"
             )
         # libjpeg decodes directly at 1/2, 1/4 or 1/8 size: memory stays bounded.
-        for factor, flag in _REDUCED_JPEG_FLAGS:
-            if (width // factor) * (height // factor) <= max_pixels or factor == 8:
-                break
+        factor, flag = next(
+            ((f, fl) for f, fl in _REDUCED_JPEG_FLAGS if (width // f) * (height // f) <= max_pixels),
+            _REDUCED_JPEG_FLAGS[-1],
+        )
         if (width // factor) * (height // factor) > max_pixels:
             raise ImageError(f"{name}: image is {width}x{height}, too large even at 1/8 size")
         image = cv2.imdecode(buffer, flag)

@@ -88,7 +88,9 @@ def runtime_version() -> str | None:
 class LiteEngine:
     name = "lite"
 
-    def __init__(self, nb_path: str, threads: int = 2, power_mode: str | None = None, check_target: bool = True) -> None:
+    def __init__(
+        self, nb_path: str, threads: int = 2, power_mode: str | None = None, check_target: bool = True
+    ) -> None:
         if not os.path.isfile(nb_path):
             raise ModelError(f"no such Paddle Lite model: {nb_path}")
         info = inspect_nb(nb_path)

@@ -1,0 +1,209 @@
+"""Parity and speed of edge-ocr against PaddleOCR 2.8.1's own pipeline, same models, same images, one run.
+
+    python benchmarks/compare_paddleocr.py [--limit N] [--threads 2] [--lite]
+
+1. PaddleOCR 2.8.1 (its own venv, benchmarks/.venvs/paddleocr) runs ``PaddleOCR.ocr(path)`` on every image.
+2. edge-ocr runs ``OCRPipeline.ocr_file(path)`` with the Paddle Inference engine on the same images.
+3. With ``--lite``, edge-ocr also runs the x86 ``.nb`` conversion of the same models on Paddle Lite.
+Both timings include reading and decoding the file and all pre/post-processing; warm-up images are excluded.
+Parity: same number of lines per image, identical text on >= 99% of lines, box corners within 2 px.
+Writes benchmarks/results/parity.json and parity.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.common import RESULTS, machine, peer_python, shared_dir, summarize_ms, write_json, write_text  # noqa: E402
+
+
+def _rect_iou(a: list, b: list) -> float:
+    ax0, ay0 = min(p[0] for p in a), min(p[1] for p in a)
+    ax1, ay1 = max(p[0] for p in a), max(p[1] for p in a)
+    bx0, by0 = min(p[0] for p in b), min(p[1] for p in b)
+    bx1, by1 = max(p[0] for p in b), max(p[1] for p in b)
+    inter = max(0, min(ax1, bx1) - max(ax0, bx0)) * max(0, min(ay1, by1) - max(ay0, by0))
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_lines(ref_lines: list[dict], our_lines: list[dict], min_iou: float = 0.5) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching of lines by box IoU (highest first)."""
+    pairs = sorted(((_rect_iou(a["box"], b["box"]), i, j) for i, a in enumerate(ref_lines)
+                    for j, b in enumerate(our_lines)), reverse=True)
+    used_ref, used_our, matched = set(), set(), []
+    for iou, i, j in pairs:
+        if iou <= min_iou:
+            break
+        if i not in used_ref and j not in used_our:
+            used_ref.add(i)
+            used_our.add(j)
+            matched.append((i, j))
+    return matched
+
+
+def compare(reference: list[dict], ours: list[dict], box_tol: float = 2.0) -> dict:
+    """Compare two result lists (same images, same order).
+
+    Lines are paired by box IoU > 0.5; a line without a partner counts as a differing line. "same text" is the
+    share of all lines (pairs + unpaired) whose paired text is identical.
+    """
+    images = same_count = lines = same_text = boxes_ok = same_order = 0
+    worst_box = 0.0
+    diffs = []
+    for ref, our in zip(reference, ours):
+        images += 1
+        ref_lines, our_lines = ref["lines"], our["lines"]
+        same_count += len(ref_lines) == len(our_lines)
+        pairs = match_lines(ref_lines, our_lines)
+        same_order += len(pairs) == len(ref_lines) == len(our_lines) and all(i == j for i, j in pairs)
+        lines += len(ref_lines) + len(our_lines) - len(pairs)
+        for i, j in pairs:
+            a, b = ref_lines[i], our_lines[j]
+            same_text += a["text"] == b["text"]
+            dist = max(max(abs(pa[0] - pb[0]), abs(pa[1] - pb[1])) for pa, pb in zip(a["box"], b["box"]))
+            worst_box = max(worst_box, dist)
+            boxes_ok += dist <= box_tol
+            if a["text"] != b["text"] and len(diffs) < 100:
+                diffs.append({"image": ref["image"], "reference": a["text"], "other": b["text"]})
+        if len(pairs) != max(len(ref_lines), len(our_lines)) and len(diffs) < 100:
+            diffs.append({"image": ref["image"], "reference_lines": len(ref_lines), "other_lines": len(our_lines),
+                          "paired": len(pairs)})
+    return {
+        "images": images,
+        "images_same_line_count": same_count,
+        "images_same_lines_in_same_order": same_order,
+        "lines": lines,
+        "lines_same_text": same_text,
+        "text_agreement": round(same_text / lines, 5) if lines else 1.0,
+        "lines_box_within_tol": boxes_ok,
+        "max_corner_diff_px_paired": worst_box,
+        "box_tol_px": box_tol,
+        "differences": diffs,
+    }
+
+
+def run_edge_ocr(images: list[str], models: str, engine: str, threads: int, warmup: int,
+                 workers: int = 1) -> tuple[list[dict], list[float], float]:
+    """Results, per-image ms (1 worker) and wall ms per image; ``workers`` > 1 splits ``threads`` among pipelines."""
+    from edge_ocr import OCRPipeline
+    from edge_ocr.parallel import PipelinePool
+
+    per_worker = max(1, threads // workers)
+    with PipelinePool(lambda: OCRPipeline.from_models(models, engine=engine, threads=per_worker), workers) as pool:
+        pool.warm_up()
+        list(pool.map(images[:warmup]))
+        times: list[float] = []
+        if workers == 1:
+            pipeline = pool.pipelines[0]
+            results = []
+            start = time.perf_counter()
+            for path in images:
+                mark = time.perf_counter()
+                results.append(pipeline.ocr_file(path).to_dict())
+                times.append((time.perf_counter() - mark) * 1000)
+        else:
+            start = time.perf_counter()
+            results = [r.to_dict() for r in pool.map(images)]
+        wall = (time.perf_counter() - start) * 1000 / len(images)
+    return results, times, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=0, help="first N test images only (0: all 500)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--lite", action="store_true", help="also run the x86 .nb models on Paddle Lite")
+    parser.add_argument("--out", default=os.path.join(RESULTS, "parity"), help="output stem (.json and .md)")
+    args = parser.parse_args()
+
+    shared = shared_dir()
+    models = os.path.join(shared, "models", "ppocrv2")
+    images = sorted(glob.glob(os.path.join(shared, "data", "icdar2015", "ch4_test_images", "*.jpg")),
+                    key=lambda p: int(os.path.basename(p)[4:-4]))
+    if args.limit:
+        images = images[: args.limit]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        peer_out = os.path.join(tmp, "paddleocr.json")
+        cmd = [peer_python("paddleocr"), os.path.join(os.path.dirname(__file__), "peers", "paddleocr_runner.py"),
+               "--models", models, "--threads", str(args.threads), "--warmup", str(args.warmup),
+               "--out", peer_out, "--images", *images]
+        subprocess.run(cmd, check=True)
+        with open(peer_out) as handle:
+            peer = json.load(handle)
+
+    ours, our_ms, _ = run_edge_ocr(images, models, "paddle", args.threads, args.warmup)
+    fast, _, fast_wall = run_edge_ocr(images, models, "paddle", args.threads, args.warmup, workers=args.threads)
+    peer_wall = sum(peer["ms"]) / len(peer["ms"])
+    report = {
+        "command": "python benchmarks/compare_paddleocr.py" + (f" --limit {args.limit}" if args.limit else "")
+        + (" --lite" if args.lite else ""),
+        "machine": machine(),
+        "threads": args.threads,
+        "images": len(images),
+        "timing_includes": "file read + decode, det, cls, rec, all pre/post-processing; warm-up excluded",
+        "paddleocr_2_8_1": {"mode": f"1 pipeline x {args.threads} threads", "ms_per_image": summarize_ms(peer["ms"]),
+                            "wall_ms_per_image": round(peer_wall, 2)},
+        "edge_ocr_paddle": {"mode": f"1 pipeline x {args.threads} threads", "ms_per_image": summarize_ms(our_ms),
+                            "wall_ms_per_image": round(sum(our_ms) / len(our_ms), 2),
+                            "vs_paddleocr": compare(peer["results"], ours)},
+        "edge_ocr_paddle_workers": {"mode": f"{args.threads} pipelines x 1 thread (folder mode, edge-ocr predict DIR)",
+                                    "wall_ms_per_image": round(fast_wall, 2),
+                                    "vs_paddleocr": compare(peer["results"], fast)},
+    }
+    report["speed_ratio_latency"] = round(report["edge_ocr_paddle"]["wall_ms_per_image"] / peer_wall, 3)
+    report["speed_ratio_folder"] = round(fast_wall / peer_wall, 3)
+    if args.lite:
+        lite, lite_ms, _ = run_edge_ocr(images, models, "lite", 1, min(args.warmup, 2))
+        report["edge_ocr_lite_x86"] = {"mode": "1 pipeline, x86 .nb (no thread setting in the x86 wheel)",
+                                       "ms_per_image": summarize_ms(lite_ms),
+                                       "wall_ms_per_image": round(sum(lite_ms) / len(lite_ms), 2),
+                                       "vs_paddleocr": compare(peer["results"], lite),
+                                       "vs_edge_ocr_paddle": compare(ours, lite)}
+    write_json(args.out + ".json", report)
+    write_text(args.out + ".md", to_markdown(report))
+    print(to_markdown(report))
+
+
+def to_markdown(report: dict) -> str:
+    m = report["machine"]
+    keys = [("PaddleOCR 2.8.1", "paddleocr_2_8_1"), ("edge-ocr, Paddle Inference", "edge_ocr_paddle"),
+            ("edge-ocr, Paddle Inference, folder mode", "edge_ocr_paddle_workers"),
+            ("edge-ocr, Paddle Lite x86 .nb", "edge_ocr_lite_x86")]
+    out = [f"# edge-ocr vs PaddleOCR 2.8.1 on {report['images']} ICDAR2015 test images", "",
+           f"Machine: {m['cpu']}, {m['cores']} cores, {report['threads']} threads, MKLDNN. "
+           f"Timing: {report['timing_includes']}.", f"Command: `{report['command']}`", "",
+           "| pipeline | mode | ms/img (wall) | median | p90 | same line count | same text | boxes within 2 px |"
+           " max corner diff |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, key in keys:
+        if key not in report:
+            continue
+        entry = report[key]
+        ms = entry.get("ms_per_image", {})
+        cmp_ = entry.get("vs_paddleocr")
+        if cmp_:
+            parity = (f"{cmp_['images_same_line_count']}/{cmp_['images']} | {cmp_['text_agreement'] * 100:.2f}% "
+                      f"({cmp_['lines_same_text']}/{cmp_['lines']}) | {cmp_['lines_box_within_tol']}/{cmp_['lines']} | "
+                      f"{cmp_['max_corner_diff_px_paired']} px")
+        else:
+            parity = "reference | | |"
+        out.append(f"| {name} | {entry['mode']} | {entry['wall_ms_per_image']} | {ms.get('median', '')} | "
+                   f"{ms.get('p90', '')} | {parity} |")
+    out += ["", f"edge-ocr / PaddleOCR time per image: **{report['speed_ratio_latency']}×** image by image, "
+            f"**{report['speed_ratio_folder']}×** in folder mode.", ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""``export_bundle``: inference models (FP32 or quantized) -> ``det.nb``, ``cls.nb``, ``rec.nb`` + manifest.
+
+The bundle is built in a temporary folder beside ``out_dir`` and renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import shutil
+import tempfile
+
+from edge_ocr import __version__
+from edge_ocr.bundle import FORMAT_VERSION, load_bundle, write_manifest
+from edge_ocr.config import PipelineParams
+from edge_ocr.engines.lite import convert_to_nb, inspect_nb, runtime_version
+from edge_ocr.errors import EdgeOCRError
+from edge_ocr.models import resolve_models, sha256_file
+
+from .targets import get_target
+
+log = logging.getLogger(__name__)
+
+NB_NAMES = {"det": "det.nb", "cls": "cls.nb", "rec": "rec.nb"}
+
+
+def input_spec(model_dir: str) -> dict:
+    """Name, shape (-1 for dynamic), dtype and layout of a model's input, read by Paddle Inference."""
+    from paddle import inference
+
+    config = inference.Config(
+        os.path.join(model_dir, "inference.pdmodel"), os.path.join(model_dir, "inference.pdiparams")
+    )
+    config.disable_glog_info()
+    config.switch_ir_optim(False)
+    predictor = inference.create_predictor(config)
+    name = predictor.get_input_names()[0]
+    shape = [int(d) for d in predictor.get_input_handle(name).shape()]
+    return {"name": name, "shape": shape, "dtype": "float32", "layout": "NCHW"}
+
+
+def export_bundle(
+    models_dir: str,
+    out_dir: str,
+    target: str = "arm",
+    fp16: bool = False,
+    weight_only_int8: bool = False,
+    params: PipelineParams | None = None,
+    include_cls: bool = True,
+    extra: dict | None = None,
+) -> str:
+    """Convert the det/cls/rec inference models in ``models_dir`` with opt for ``target`` into a bundle."""
+    spec = get_target(target)
+    if fp16 and not spec.fp16:
+        raise EdgeOCRError(f"--fp16 has no kernels on target {target}")
+    paths = resolve_models(models_dir, need_cls=include_cls)
+    params = params or PipelineParams()
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir) and os.listdir(out_dir) and not os.path.isfile(os.path.join(out_dir, "manifest.json")):
+        raise EdgeOCRError(f"{out_dir} exists and is not a bundle: refusing to overwrite it")
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".bundle-", dir=parent)
+    try:
+        models = {}
+        roles = [("det", paths.det), ("cls", paths.cls if include_cls else None), ("rec", paths.rec)]
+        for role, model_dir in roles:
+            if model_dir is None:
+                continue
+            nb = os.path.join(work, NB_NAMES[role])
+            log.info("opt %s -> %s (%s)", model_dir, nb, target)
+            convert_to_nb(model_dir, nb, target=spec.valid_targets, fp16=fp16, weight_only_int8=weight_only_int8)
+            info = inspect_nb(nb)
+            models[role] = {
+                "file": NB_NAMES[role],
+                "precision": "int8-weights" if weight_only_int8 and info.precision == "fp32" else info.precision,
+                "fp16": fp16,
+                "kernel_targets": dict(info.targets),
+                "input": input_spec(model_dir),
+                "source": {name: sha256_file(os.path.join(model_dir, name))
+                           for name in ("inference.pdmodel", "inference.pdiparams")},
+                "source_dir": os.path.basename(os.path.normpath(model_dir)),
+            }
+        dict_name = os.path.basename(paths.dictionary)
+        shutil.copyfile(paths.dictionary, os.path.join(work, dict_name))
+        with open(paths.dictionary, encoding="utf-8") as handle:
+            characters = sum(1 for _ in handle)
+        files = {name: sha256_file(os.path.join(work, name)) for name in sorted(os.listdir(work))}
+        opt_version = inspect_nb(os.path.join(work, NB_NAMES["det"])).opt_version
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "created_by": f"edge-ocr {__version__}",
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "opt_version": opt_version,
+            "paddlelite_version": runtime_version(),
+            "target": target,
+            "valid_targets": spec.valid_targets,
+            "models": models,
+            "dictionary": {"file": dict_name, "characters": characters,
+                           "classes": characters + 1 + int(params.rec.use_space_char)},
+            "params": params.to_dict(),
+            "files": files,
+            **(extra or {}),
+        }
+        write_manifest(work, manifest)
+        load_bundle(work)  # the bundle must read back before it replaces anything
+        if os.path.isdir(out_dir):
+            old = tempfile.mkdtemp(prefix=".old-", dir=parent)
+            os.replace(out_dir, os.path.join(old, "b"))
+            os.replace(work, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(work, out_dir)
+    finally:
+        if os.path.isdir(work):
+            shutil.rmtree(work, ignore_errors=True)
+    return out_dir

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Run the whole test suite (ruff + pytest) in .venv. Models and data are read from $EDGE_OCR_SHARED
+# (default: ../shared beside the repository). pytest's "no tests collected" (exit 5) counts as a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+export EDGE_OCR_SHARED="${EDGE_OCR_SHARED:-$(cd .. && pwd)/shared}"
+export EDGE_OCR_MODEL_MIRROR="${EDGE_OCR_MODEL_MIRROR:-$EDGE_OCR_SHARED/models/ppocrv2}"
+# A private cache: tests never read or write the user's, and never touch the network.
+export EDGE_OCR_CACHE="${EDGE_OCR_TEST_CACHE:-$(mktemp -d)}"
+
+"$VENV/bin/ruff" check . || exit 1
+"$VENV/bin/python" -m pytest "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "test.sh: pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$rc"

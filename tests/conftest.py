@@ -1,0 +1,83 @@
+"""Shared fixtures. Models and data are read in place from ../shared (EDGE_OCR_SHARED); nothing is downloaded."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("EDGE_OCR_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
+
+
+def _require(path: str) -> str:
+    if not os.path.exists(path):
+        pytest.fail(f"{path} is missing: set EDGE_OCR_SHARED to the shared models-and-data folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared() -> str:
+    return _require(SHARED)
+
+
+@pytest.fixture(scope="session")
+def models_dir(shared) -> str:
+    return _require(os.path.join(shared, "models", "ppocrv2"))
+
+
+@pytest.fixture(scope="session")
+def test_images(shared) -> str:
+    return _require(os.path.join(shared, "data", "icdar2015", "ch4_test_images"))
+
+
+@pytest.fixture(scope="session")
+def img11(test_images) -> str:
+    return os.path.join(test_images, "img_11.jpg")
+
+
+@pytest.fixture(scope="session")
+def pipeline(models_dir):
+    from edge_ocr import OCRPipeline
+
+    return OCRPipeline.from_models(models_dir, engine="paddle", threads=2)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> str:
+    """A private model/.nb cache so tests never touch the user's."""
+    return str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def x86_bundle(models_dir, tmp_path_factory) -> str:
+    """An FP32 x86 bundle of the official models (runs on this host's Paddle Lite)."""
+    from export.bundle import export_bundle
+
+    return export_bundle(models_dir, str(tmp_path_factory.mktemp("bundles") / "x86"), target="x86")
+
+
+@pytest.fixture(scope="session")
+def arm_bundle(models_dir, tmp_path_factory) -> str:
+    from export.bundle import export_bundle
+
+    return export_bundle(models_dir, str(tmp_path_factory.mktemp("bundles") / "arm"), target="arm")
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``edge-ocr`` as a user would, in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "edge_ocr.cli", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or REPO, timeout=600)
+
+
+def copy_models(models_dir: str, dest: str) -> str:
+    shutil.copytree(models_dir, dest)
+    for root, dirs, files in os.walk(dest):
+        for name in dirs + files:
+            os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o644)
+    os.chmod(dest, 0o755)
+    return dest
