@@ -18,7 +18,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -92,30 +91,35 @@ def compare(reference: list[dict], ours: list[dict], box_tol: float = 2.0) -> di
     }
 
 
-def run_edge_ocr(images: list[str], models: str, engine: str, threads: int, warmup: int,
-                 workers: int = 1) -> tuple[list[dict], list[float], float]:
-    """Results, per-image ms (1 worker) and wall ms per image; ``workers`` > 1 splits ``threads`` among pipelines."""
-    from edge_ocr import OCRPipeline
-    from edge_ocr.parallel import PipelinePool
+class PaddleOCRPeer:
+    """PaddleOCR 2.8.1 in its own venv and process, answering one image at a time."""
 
-    per_worker = max(1, threads // workers)
-    with PipelinePool(lambda: OCRPipeline.from_models(models, engine=engine, threads=per_worker), workers) as pool:
-        pool.warm_up()
-        list(pool.map(images[:warmup]))
-        times: list[float] = []
-        if workers == 1:
-            pipeline = pool.pipelines[0]
-            results = []
-            start = time.perf_counter()
-            for path in images:
-                mark = time.perf_counter()
-                results.append(pipeline.ocr_file(path).to_dict())
-                times.append((time.perf_counter() - mark) * 1000)
-        else:
-            start = time.perf_counter()
-            results = [r.to_dict() for r in pool.map(images)]
-        wall = (time.perf_counter() - start) * 1000 / len(images)
-    return results, times, wall
+    def __init__(self, models: str, threads: int) -> None:
+        runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "paddleocr_runner.py")
+        self.proc = subprocess.Popen([peer_python("paddleocr"), runner, "--models", models, "--threads", str(threads)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self._read("@@READY")
+
+    def _read(self, marker: str) -> str:
+        for line in self.proc.stdout:
+            if line.startswith(marker):
+                return line[len(marker):].strip()
+        raise RuntimeError(f"PaddleOCR peer exited (code {self.proc.wait()})")
+
+    def ocr(self, path: str) -> dict:
+        self.proc.stdin.write(path + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self._read("@@RESULT"))
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def timed(pipeline, path: str) -> tuple[dict, float]:
+    start = time.perf_counter()
+    result = pipeline.ocr_file(path).to_dict()
+    return result, (time.perf_counter() - start) * 1000
 
 
 def main() -> None:
@@ -123,9 +127,15 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N test images only (0: all 500)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--chunk", type=int, default=50, help="images per alternation in folder mode")
     parser.add_argument("--lite", action="store_true", help="also run the x86 .nb models on Paddle Lite")
     parser.add_argument("--out", default=os.path.join(RESULTS, "parity"), help="output stem (.json and .md)")
     args = parser.parse_args()
+
+    from tqdm import tqdm
+
+    from edge_ocr import OCRPipeline
+    from edge_ocr.parallel import PipelinePool
 
     shared = shared_dir()
     models = os.path.join(shared, "models", "ppocrv2")
@@ -134,43 +144,68 @@ def main() -> None:
     if args.limit:
         images = images[: args.limit]
 
-    with tempfile.TemporaryDirectory() as tmp:
-        peer_out = os.path.join(tmp, "paddleocr.json")
-        cmd = [peer_python("paddleocr"), os.path.join(os.path.dirname(__file__), "peers", "paddleocr_runner.py"),
-               "--models", models, "--threads", str(args.threads), "--warmup", str(args.warmup),
-               "--out", peer_out, "--images", *images]
-        subprocess.run(cmd, check=True)
-        with open(peer_out) as handle:
-            peer = json.load(handle)
+    peer = PaddleOCRPeer(models, args.threads)
+    ours = OCRPipeline.from_models(models, engine="paddle", threads=args.threads)
+    pool = PipelinePool(lambda: OCRPipeline.from_models(models, engine="paddle", threads=1), args.threads)
+    pool.warm_up()
+    for path in images[: args.warmup]:
+        peer.ocr(path)
+        ours.ocr_file(path)
+    list(pool.map(images[: args.warmup * args.threads]))
 
-    ours, our_ms, _ = run_edge_ocr(images, models, "paddle", args.threads, args.warmup)
-    fast, _, fast_wall = run_edge_ocr(images, models, "paddle", args.threads, args.warmup, workers=args.threads)
-    peer_wall = sum(peer["ms"]) / len(peer["ms"])
+    # Chunks alternate: PaddleOCR, edge-ocr image by image, edge-ocr folder mode, so that all three see the
+    # same machine load. (Alternating single images would let one side's idle OpenMP threads spin while the
+    # other side runs.)
+    peer_results, peer_ms, our_results, our_ms, fast_results = [], [], [], [], []
+    fast_wall = 0.0
+    for start in tqdm(range(0, len(images), args.chunk), desc="chunks", unit="chunk"):
+        chunk = images[start : start + args.chunk]
+        for path in chunk:
+            answer = peer.ocr(path)
+            peer_ms.append(answer.pop("ms"))
+            peer_results.append(answer)
+        for path in chunk:
+            result, ms = timed(ours, path)
+            our_results.append(result)
+            our_ms.append(ms)
+        mark = time.perf_counter()
+        fast_results += [r.to_dict() for r in pool.map(chunk)]
+        fast_wall += (time.perf_counter() - mark) * 1000
+    peer.close()
+    pool.close()
+
+    n = len(images)
     report = {
         "command": "python benchmarks/compare_paddleocr.py" + (f" --limit {args.limit}" if args.limit else "")
         + (" --lite" if args.lite else ""),
         "machine": machine(),
         "threads": args.threads,
-        "images": len(images),
-        "timing_includes": "file read + decode, det, cls, rec, all pre/post-processing; warm-up excluded",
-        "paddleocr_2_8_1": {"mode": f"1 pipeline x {args.threads} threads", "ms_per_image": summarize_ms(peer["ms"]),
-                            "wall_ms_per_image": round(peer_wall, 2)},
+        "images": n,
+        "timing_includes": "file read + decode, det, cls, rec, all pre/post-processing; warm-up excluded; "
+                           "PaddleOCR and edge-ocr alternate in chunks of 50 images in one run",
+        "paddleocr_2_8_1": {"mode": f"1 pipeline x {args.threads} threads", "ms_per_image": summarize_ms(peer_ms),
+                            "wall_ms_per_image": round(sum(peer_ms) / n, 2)},
         "edge_ocr_paddle": {"mode": f"1 pipeline x {args.threads} threads", "ms_per_image": summarize_ms(our_ms),
-                            "wall_ms_per_image": round(sum(our_ms) / len(our_ms), 2),
-                            "vs_paddleocr": compare(peer["results"], ours)},
-        "edge_ocr_paddle_workers": {"mode": f"{args.threads} pipelines x 1 thread (folder mode, edge-ocr predict DIR)",
-                                    "wall_ms_per_image": round(fast_wall, 2),
-                                    "vs_paddleocr": compare(peer["results"], fast)},
+                            "wall_ms_per_image": round(sum(our_ms) / n, 2),
+                            "vs_paddleocr": compare(peer_results, our_results)},
+        "edge_ocr_paddle_workers": {"mode": f"{args.threads} pipelines x 1 thread (edge-ocr predict DIR)",
+                                    "wall_ms_per_image": round(fast_wall / n, 2),
+                                    "vs_paddleocr": compare(peer_results, fast_results)},
     }
-    report["speed_ratio_latency"] = round(report["edge_ocr_paddle"]["wall_ms_per_image"] / peer_wall, 3)
-    report["speed_ratio_folder"] = round(fast_wall / peer_wall, 3)
+    report["speed_ratio_latency"] = round(sum(our_ms) / sum(peer_ms), 3)
+    report["speed_ratio_folder"] = round(fast_wall / sum(peer_ms), 3)
     if args.lite:
-        lite, lite_ms, _ = run_edge_ocr(images, models, "lite", 1, min(args.warmup, 2))
+        lite = OCRPipeline.from_models(models, engine="lite")
+        lite_results, lite_ms = [], []
+        for path in tqdm(images, desc="lite", unit="img"):
+            result, ms = timed(lite, path)
+            lite_results.append(result)
+            lite_ms.append(ms)
         report["edge_ocr_lite_x86"] = {"mode": "1 pipeline, x86 .nb (no thread setting in the x86 wheel)",
                                        "ms_per_image": summarize_ms(lite_ms),
-                                       "wall_ms_per_image": round(sum(lite_ms) / len(lite_ms), 2),
-                                       "vs_paddleocr": compare(peer["results"], lite),
-                                       "vs_edge_ocr_paddle": compare(ours, lite)}
+                                       "wall_ms_per_image": round(sum(lite_ms) / n, 2),
+                                       "vs_paddleocr": compare(peer_results, lite_results),
+                                       "vs_edge_ocr_paddle": compare(our_results, lite_results)}
     write_json(args.out + ".json", report)
     write_text(args.out + ".md", to_markdown(report))
     print(to_markdown(report))

@@ -76,6 +76,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--power-mode", choices=("LITE_POWER_HIGH", "LITE_POWER_LOW", "LITE_POWER_FULL",
                                                  "LITE_POWER_NO_BIND"), help="Paddle Lite power mode (ARM builds)")
     parser.add_argument("--no-cls", action="store_true", help="skip the direction classifier")
+    parser.add_argument("--det-model", metavar="PATH", help="use this det model (folder or .nb) instead of the set's")
     group = parser.add_argument_group("thresholds (PaddleOCR's PP-OCRv2 defaults)")
     group.add_argument("--det-limit-side-len", type=positive_int, help="longest side for detection (960)")
     group.add_argument("--det-thresh", type=unit_float, help="DB pixel threshold (0.3)")
@@ -98,6 +99,11 @@ def build_pipeline(args: argparse.Namespace):
     else:
         pipeline = OCRPipeline.from_models(args.models, engine=args.engine, threads=args.threads,
                                            use_cls=not args.no_cls, power_mode=args.power_mode)
+    if args.det_model:
+        from .engines import create_engine
+
+        pipeline.detector.engine = create_engine(args.det_model, args.engine, threads=args.threads,
+                                                 power_mode=args.power_mode)
     params = pipeline.params
     overrides = [
         (params.det, "limit_side_len", args.det_limit_side_len),

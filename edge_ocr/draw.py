@@ -97,3 +97,10 @@ def write_image(path: str, image: np.ndarray) -> None:
     with open(tmp, "wb") as handle:
         handle.write(data.tobytes())
     os.replace(tmp, path)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,6 +22,14 @@ from .rec import TextRecognizer
 from .results import OCRLine, OCRResult
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Analysis:
+    boxes: list[list[list[int]]]  # every detector box, reading order, original pixels
+    det_scores: list[float]
+    texts: list[tuple[str, float]]  # (text, score) for each box
+    lines: list[OCRLine]  # boxes whose text score passes drop_score
 
 
 class OCRPipeline:
@@ -85,30 +94,35 @@ class OCRPipeline:
         order = reading_order(boxes)
         return [boxes[i] for i in order], [scores[i] for i in order]
 
-    def __call__(self, image: np.ndarray, scale: float = 1.0) -> list[OCRLine]:
-        """OCR one BGR uint8 image; ``scale`` multiplies box coordinates (for images decoded reduced)."""
+    def analyze(self, image: np.ndarray, scale: float = 1.0) -> Analysis:
+        """Everything one image gives: all detector boxes in reading order, their texts, and the kept lines.
+
+        ``scale`` multiplies box coordinates (for images decoded at reduced size).
+        """
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        boxes, _ = self.detect(image)
+        boxes, det_scores = self.detect(image)
         timings["det"] = (time.perf_counter() - start) * 1000
-        if not boxes:
-            self.last_timings_ms = {**timings, "cls": 0.0, "rec": 0.0}
-            return []
-        crops = [crop_text_line(image, box, self.params.crop.rotate_ratio) for box in boxes]
-        mark = time.perf_counter()
-        if self.classifier is not None:
-            crops, _ = self.classifier(crops)
-        timings["cls"] = (time.perf_counter() - mark) * 1000
-        mark = time.perf_counter()
-        texts = self.recognizer(crops)
-        timings["rec"] = (time.perf_counter() - mark) * 1000
+        texts: list[tuple[str, float]] = []
+        timings["cls"] = timings["rec"] = 0.0
+        if boxes:
+            crops = [crop_text_line(image, box, self.params.crop.rotate_ratio) for box in boxes]
+            mark = time.perf_counter()
+            if self.classifier is not None:
+                crops, _ = self.classifier(crops)
+            timings["cls"] = (time.perf_counter() - mark) * 1000
+            mark = time.perf_counter()
+            texts = self.recognizer(crops)
+            timings["rec"] = (time.perf_counter() - mark) * 1000
         self.last_timings_ms = timings
-        lines = []
-        for box, (text, score) in zip(boxes, texts):
-            if score >= self.params.rec.drop_score:
-                corners = np.round(box * scale).astype(int) if scale != 1.0 else box.astype(int)
-                lines.append(OCRLine(corners.tolist(), text, score))
-        return lines
+        corners = [(np.round(box * scale) if scale != 1.0 else box).astype(int).tolist() for box in boxes]
+        lines = [OCRLine(c, text, score) for c, (text, score) in zip(corners, texts)
+                 if score >= self.params.rec.drop_score]
+        return Analysis(corners, det_scores, texts, lines)
+
+    def __call__(self, image: np.ndarray, scale: float = 1.0) -> list[OCRLine]:
+        """OCR one BGR uint8 image: the lines whose recognition score passes ``drop_score``."""
+        return self.analyze(image, scale).lines
 
     def ocr_file(self, path: str | os.PathLike) -> OCRResult:
         """OCR an image file; a bad image gives a result with ``error`` set instead of raising."""

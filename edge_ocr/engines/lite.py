@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +25,7 @@ from ..errors import ModelError
 TARGETS = {1: "host", 2: "x86", 3: "cuda", 4: "arm", 5: "opencl", 6: "any", 18: "nnadapter", 17: "metal"}
 PRECISIONS = {0: "unk", 1: "float", 2: "int8", 3: "int32", 4: "any", 5: "fp16", 6: "bool", 7: "int64", 8: "int16"}
 _KERNEL_KEY = re.compile(rb"([a-z][a-z0-9_]*)/([A-Za-z0-9_]+)/(\d{1,2})/(\d{1,2})/(\d{1,2})\x00?")
+MAX_PREDICTORS = 8  # per engine on x86, see LiteEngine
 POWER_MODES = ("LITE_POWER_HIGH", "LITE_POWER_LOW", "LITE_POWER_FULL", "LITE_POWER_NO_BIND")
 
 
@@ -107,22 +108,44 @@ class LiteEngine:
         self.model_path = nb_path
         self.info = info
         self.threads = threads
-        config = lite.MobileConfig()
-        config.set_model_from_file(nb_path)
+        self._lite = lite
+        self._power_mode = power_mode
+        # Paddle Lite 2.13's x86 kernels corrupt the heap when a predictor that has run a larger spatial input
+        # runs a smaller one (the recognizer's width shrinking from 544 to 320 aborts the process). On x86 each
+        # spatial shape gets its own predictor (loading one takes ~12 ms); ARM runtimes keep a single predictor.
+        self._per_shape = here == "x86"
+        self._predictors: OrderedDict[tuple, object] = OrderedDict()
+        self._default = self._create()
+
+    def _create(self):
+        config = self._lite.MobileConfig()
+        config.set_model_from_file(self.model_path)
         # Threads and power mode exist in ARM builds of the Python API; the x86 wheel has neither.
         if hasattr(config, "set_threads"):
-            config.set_threads(threads)
-        if power_mode and hasattr(config, "set_power_mode"):
-            config.set_power_mode(getattr(lite.PowerMode, power_mode))
+            config.set_threads(self.threads)
+        if self._power_mode and hasattr(config, "set_power_mode"):
+            config.set_power_mode(getattr(self._lite.PowerMode, self._power_mode))
         try:
-            self._predictor = lite.create_paddle_predictor(config)
+            return self._lite.create_paddle_predictor(config)
         except Exception as exc:
-            raise ModelError(f"cannot load {nb_path}: {str(exc).strip().splitlines()[:1]}") from exc
+            raise ModelError(f"cannot load {self.model_path}: {str(exc).strip().splitlines()[:1]}") from exc
+
+    def _predictor(self, shape: tuple) -> object:
+        if not self._per_shape:
+            return self._default
+        key = tuple(shape[2:])
+        if key not in self._predictors:
+            self._predictors[key] = self._default if not self._predictors else self._create()
+            if len(self._predictors) > MAX_PREDICTORS:
+                self._predictors.popitem(last=False)
+        self._predictors.move_to_end(key)
+        return self._predictors[key]
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        self._predictor.get_input(0).from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
-        self._predictor.run()
-        return np.array(self._predictor.get_output(0).numpy(), copy=True)
+        predictor = self._predictor(batch.shape)
+        predictor.get_input(0).from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+        predictor.run()
+        return np.array(predictor.get_output(0).numpy(), copy=True)
 
 
 def find_opt() -> str:
