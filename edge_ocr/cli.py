@@ -318,5 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # pragma: no cover - ``python -m edge_ocr`` is the supported form
+    from edge_ocr.cli import main as _main  # the package's module, so plugins register on the same registry
+
+    sys.exit(_main())

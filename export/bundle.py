@@ -26,18 +26,20 @@ NB_NAMES = {"det": "det.nb", "cls": "cls.nb", "rec": "rec.nb"}
 
 
 def input_spec(model_dir: str) -> dict:
-    """Name, shape (-1 for dynamic), dtype and layout of a model's input, read by Paddle Inference."""
-    from paddle import inference
+    """Name, shape (-1 for dynamic), dtype and layout of a model's input, read from its program description."""
+    try:
+        from paddle.base.proto import framework_pb2
+    except ImportError:  # paddle < 2.5
+        from paddle.fluid.proto import framework_pb2
 
-    config = inference.Config(
-        os.path.join(model_dir, "inference.pdmodel"), os.path.join(model_dir, "inference.pdiparams")
-    )
-    config.disable_glog_info()
-    config.switch_ir_optim(False)
-    predictor = inference.create_predictor(config)
-    name = predictor.get_input_names()[0]
-    shape = [int(d) for d in predictor.get_input_handle(name).shape()]
-    return {"name": name, "shape": shape, "dtype": "float32", "layout": "NCHW"}
+    program = framework_pb2.ProgramDesc()
+    with open(os.path.join(model_dir, "inference.pdmodel"), "rb") as handle:
+        program.ParseFromString(handle.read())
+    block = program.blocks[0]
+    feed = next(op for op in block.ops if op.type == "feed")
+    name = next(arg.arguments[0] for arg in feed.outputs if arg.parameter == "Out")
+    var = next(v for v in block.vars if v.name == name)
+    return {"name": name, "shape": list(var.type.lod_tensor.tensor.dims), "dtype": "float32", "layout": "NCHW"}
 
 
 def export_bundle(

@@ -70,7 +70,7 @@ def arm_bundle(models_dir, tmp_path_factory) -> str:
 def run_cli(*args: str, env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run ``edge-ocr`` as a user would, in a subprocess."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "edge_ocr.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "edge_ocr", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd or REPO, timeout=600)
 
 

@@ -31,7 +31,8 @@ def test_perfect_match():
 
 
 def test_miss_and_false_positive():
-    c = score_detection([gt(rect(0, 0, 100, 20)), gt(rect(0, 50, 80, 70))], [rect(0, 0, 100, 20), rect(300, 300, 340, 320)])
+    boxes = [gt(rect(0, 0, 100, 20)), gt(rect(0, 50, 80, 70))]
+    c = score_detection(boxes, [rect(0, 0, 100, 20), rect(300, 300, 340, 320)])
     assert (c.matched, c.gt_care, c.det_care) == (1, 2, 2)
     assert c.precision == 0.5 and c.recall == 0.5 and c.hmean == 0.5
 
@@ -72,6 +73,11 @@ def test_empty_images():
     assert score_detection([], [rect(0, 0, 10, 10)]) == DetCounts(0, 0, 1)
     assert score_detection([gt(rect(0, 0, 10, 10))], []) == DetCounts(0, 1, 0)
     assert DetCounts().hmean == 0.0
+
+
+def test_degenerate_prediction_counts_but_matches_nothing():
+    line = [(0, 0), (50, 0), (100, 0), (20, 0)]  # zero area
+    assert score_detection([gt(rect(0, 0, 100, 20))], [line]) == DetCounts(0, 1, 1)
 
 
 def test_self_intersecting_labels_are_not_scored():

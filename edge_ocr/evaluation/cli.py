@@ -66,12 +66,16 @@ def evaluate(args: argparse.Namespace, progress: bool = True) -> tuple[dict, dic
 def to_markdown(report: dict, title: str = "edge-ocr eval") -> str:
     s = report["settings"]
     source = f"bundle `{s['bundle']}`" if s["bundle"] else f"models `{s['models'] or 'default PP-OCRv2'}`"
+    if s.get("det_model"):
+        source += f", det model `{s['det_model']}`"
     lines = [f"# {title}", "", f"{source}, engine {s['engine']}, {s['threads']} threads, cls {s['use_cls']}", "",
              "| metric | value |", "|---|---|"]
     if "det" in report:
         d, e = report["det"], report["e2e"]
-        lines += [f"| det precision / recall / Hmean | {d['precision']:.4f} / {d['recall']:.4f} / **{d['hmean']:.4f}** |",
-                  f"| e2e precision / recall / Hmean | {e['precision']:.4f} / {e['recall']:.4f} / **{e['hmean']:.4f}** |",
+        lines += [f"| det precision / recall / Hmean | {d['precision']:.4f} / {d['recall']:.4f} / "
+                  f"**{d['hmean']:.4f}** |",
+                  f"| e2e precision / recall / Hmean | {e['precision']:.4f} / {e['recall']:.4f} / "
+                  f"**{e['hmean']:.4f}** |",
                   f"| e2e Hmean (normalized text) | {e['hmean_normalized']:.4f} |",
                   f"| images / GT boxes | {report['images']} / {report['boxes']} |"]
     if "rec" in report:

@@ -65,8 +65,8 @@ class Polygon:
 
     def intersection(self, other: Polygon) -> float:
         a, b = self.bbox, other.bbox
-        if a[0] >= b[2] or b[0] >= a[2] or a[1] >= b[3] or b[1] >= a[3]:
-            return 0.0
+        if a[0] >= b[2] or b[0] >= a[2] or a[1] >= b[3] or b[1] >= a[3] or self.area == 0 or other.area == 0:
+            return 0.0  # disjoint boxes, or a degenerate (zero-area) polygon Clipper would refuse
         clipper = pyclipper.Pyclipper()
         clipper.AddPath(self.path, pyclipper.PT_SUBJECT, True)
         clipper.AddPath(other.path, pyclipper.PT_CLIP, True)

@@ -1,0 +1,58 @@
+"""Bundles: manifest content and round trip, targets, refusals."""
+
+import json
+import os
+
+import pytest
+
+from edge_ocr.bundle import load_bundle
+from edge_ocr.config import PipelineParams
+from edge_ocr.engines.lite import inspect_nb
+from edge_ocr.errors import EdgeOCRError
+from tests.conftest import run_cli
+
+
+def test_manifest_round_trip(x86_bundle, models_dir):
+    bundle = load_bundle(x86_bundle)
+    m = bundle.manifest
+    assert m["target"] == "x86" and m["opt_version"].startswith("v2.13")
+    assert set(m["models"]) == {"det", "cls", "rec"}
+    assert m["models"]["rec"]["input"]["shape"] == [-1, 3, 32, -1]
+    assert m["models"]["det"]["precision"] == "fp32"
+    assert m["dictionary"]["classes"] == 6625
+    assert bundle.params == PipelineParams()
+    assert set(m["files"]) == {"det.nb", "cls.nb", "rec.nb", "ppocr_keys_v1.txt"}
+    src = m["models"]["det"]["source"]["inference.pdiparams"]
+    assert src == "e3ea67f672a00088ad73929bd807ab720f6a311be0e9816ecdd42ec28a8a322f"
+
+
+def test_arm_bundle_kernels_are_arm(arm_bundle):
+    info = inspect_nb(os.path.join(arm_bundle, "det.nb"))
+    assert info.device_target == "arm"
+    assert load_bundle(arm_bundle).manifest["models"]["rec"]["kernel_targets"].get("arm", 0) > 0
+
+
+def test_edited_manifest_params_are_validated(x86_bundle, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(x86_bundle, tmp_path / "b")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["params"]["det"]["nonsense"] = 1
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(EdgeOCRError, match="nonsense"):
+        load_bundle(str(copy))
+
+
+def test_export_refuses_to_overwrite_a_non_bundle(models_dir, tmp_path):
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "notes.txt").write_text("precious")
+    proc = run_cli("export", "--models", models_dir, "--target", "x86", "--out", str(target))
+    assert proc.returncode != 0 and "not a bundle" in proc.stderr
+    assert (target / "notes.txt").read_text() == "precious"
+
+
+def test_export_bad_model_folder(tmp_path):
+    proc = run_cli("export", "--models", str(tmp_path), "--target", "x86", "--out", str(tmp_path / "o"))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "det" in proc.stderr
+    assert not (tmp_path / "o").exists()
