@@ -23,6 +23,7 @@ _FONT_PATTERNS = (
     "/usr/share/fonts/**/NotoSansCJK*.tt[cf]",
     "/usr/share/fonts/**/NotoSans*CJK*.otf",
     "/usr/share/fonts/**/wqy-*.tt[cf]",
+    "/usr/share/fonts/**/wqy*/*.tt[cf]",
     "/usr/share/fonts/**/DroidSansFallback*.ttf",
     "/System/Library/Fonts/PingFang.ttc",
     "C:/Windows/Fonts/msyh.ttc",

@@ -16,6 +16,12 @@ else
   exit 1
 fi
 
+# A CJK font for `edge-ocr predict --draw` (1.6 MB); best effort: drawing falls back to a Latin font without it.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! fc-list 2>/dev/null | grep -qi "wqy\|cjk"; then
+  (apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei) >/dev/null 2>&1 \
+    || echo "setup: could not install fonts-wqy-microhei (CJK text in --draw will fall back)" >&2
+fi
+
 "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e ".[host,test]"

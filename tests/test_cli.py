@@ -125,3 +125,23 @@ def test_models_pull_and_verify_cli(models_dir, tmp_path):
     with open(os.path.join(folder, "ppocr_keys_v1.txt"), "a") as handle:
         handle.write("extra\n")
     assert "checksum mismatch" in _one_line_error(run_cli("models", "verify", folder))
+
+
+def test_draw_renders_cjk_text(tmp_path):
+    """The drawing puts real glyphs (not empty boxes) for Chinese text when a CJK font is on the system."""
+    from PIL import ImageFont
+
+    from edge_ocr.draw import draw_result, find_font
+    from edge_ocr.results import OCRLine
+
+    font = find_font()
+    assert font is not None
+    cjk = ImageFont.truetype(font, 32)
+    has_cjk = cjk.getmask("中").getbbox() != cjk.getmask("\U000effff").getbbox()
+    image = np.full((100, 200, 3), 200, np.uint8)
+    drawn = draw_result(image, [OCRLine([[10, 10], [150, 10], [150, 60], [10, 60]], "中文识别", 0.9)])
+    assert drawn.shape == (100, 400, 3)
+    ink = (drawn[:, 200:] < 100).sum()
+    assert ink > 50  # text was drawn on the right half
+    if "wqy" in font.lower() or "cjk" in font.lower():
+        assert has_cjk
