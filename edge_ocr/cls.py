@@ -32,15 +32,19 @@ class TextClassifier:
         self.engine = engine
         self.params = params or ClsParams()
 
-    def __call__(self, crops: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[str, float]]]:
-        crops = list(crops)
+    def batches(self, crops: list[np.ndarray]):
+        """(crop indices, 3x48x192 batch) as inference builds them: sorted by aspect ratio, ``batch_size`` at a time."""
         _, height, width = self.params.image_shape
         order = np.argsort(np.array([c.shape[1] / float(c.shape[0]) for c in crops]))
-        results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
         step = self.params.batch_size
         for start in range(0, len(crops), step):
             ids = order[start : start + step]
-            batch = np.stack([resize_norm_padded(crops[i], height, width) for i in ids])
+            yield ids, np.stack([resize_norm_padded(crops[i], height, width) for i in ids])
+
+    def __call__(self, crops: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[str, float]]]:
+        crops = list(crops)
+        results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        for ids, batch in self.batches(crops):
             probs = self.engine.run(batch)
             for i, row in zip(ids, probs):
                 label = self.params.labels[int(row.argmax())]

@@ -59,18 +59,21 @@ class TextRecognizer:
             )
         self._checked = True
 
-    def __call__(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+    def batches(self, crops: list[np.ndarray]):
+        """(crop indices, 3x32xW batch) as inference builds them: sorted by aspect ratio, ``batch_size`` at a time,
+        each batch as wide as its widest crop needs and never narrower than the base width."""
         _, height, base_width = self.params.image_shape
         ratios = np.array([c.shape[1] / float(c.shape[0]) for c in crops])
         order = np.argsort(ratios)
-        results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
         step = self.params.batch_size
         for start in range(0, len(crops), step):
             ids = order[start : start + step]
-            # The batch is as wide as its widest crop needs, never narrower than the base width.
-            max_ratio = max(base_width / height, float(ratios[ids].max()))
-            width = int(height * max_ratio)
-            batch = np.stack([resize_norm_padded(crops[i], height, width) for i in ids])
+            width = int(height * max(base_width / height, float(ratios[ids].max())))
+            yield ids, np.stack([resize_norm_padded(crops[i], height, width) for i in ids])
+
+    def __call__(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        for ids, batch in self.batches(crops):
             probs = self.engine.run(batch)
             if not self._checked:
                 self._check_classes(probs)

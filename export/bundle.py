@@ -17,29 +17,13 @@ from edge_ocr.config import PipelineParams
 from edge_ocr.engines.lite import convert_to_nb, inspect_nb, runtime_version
 from edge_ocr.errors import EdgeOCRError
 from edge_ocr.models import resolve_models, sha256_file
+from quantize.program import input_spec
 
 from .targets import get_target
 
 log = logging.getLogger(__name__)
 
 NB_NAMES = {"det": "det.nb", "cls": "cls.nb", "rec": "rec.nb"}
-
-
-def input_spec(model_dir: str) -> dict:
-    """Name, shape (-1 for dynamic), dtype and layout of a model's input, read from its program description."""
-    try:
-        from paddle.base.proto import framework_pb2
-    except ImportError:  # paddle < 2.5
-        from paddle.fluid.proto import framework_pb2
-
-    program = framework_pb2.ProgramDesc()
-    with open(os.path.join(model_dir, "inference.pdmodel"), "rb") as handle:
-        program.ParseFromString(handle.read())
-    block = program.blocks[0]
-    feed = next(op for op in block.ops if op.type == "feed")
-    name = next(arg.arguments[0] for arg in feed.outputs if arg.parameter == "Out")
-    var = next(v for v in block.vars if v.name == name)
-    return {"name": name, "shape": list(var.type.lod_tensor.tensor.dims), "dtype": "float32", "layout": "NCHW"}
 
 
 def export_bundle(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from edge_ocr.cli import command
 
@@ -37,4 +38,40 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"{entry['file']:8s} {size / 1e6:7.3f} MB  {entry['precision']}")
     opt = bundle.manifest["opt_version"]
     print(f"bundle {out}: {bundle.total_bytes() / 1e6:.3f} MB, target {bundle.target}, opt {opt}")
+    return 0
+
+
+@command("verify")
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("verify", help="check a bundle's numerics (through its x86 twin) against source models")
+    parser.add_argument("bundle", metavar="BUNDLE")
+    parser.add_argument("--against", required=True, metavar="MODELS_DIR", help="the FP32 source models")
+    parser.add_argument("--samples", nargs="+", required=True, metavar="IMAGE_OR_DIR", help="sample images")
+    parser.add_argument("--twin", metavar="X86_BUNDLE", help="the bundle's x86 twin (default: BUNDLE-artifacts)")
+    parser.add_argument("--quantized", metavar="DIR", help="build the twin from these (quantized) models")
+    parser.add_argument("--max-images", type=int, default=8)
+    parser.add_argument("--max-det-flip", type=float, default=0.03)
+    parser.add_argument("--max-cls-flip", type=float, default=0.10)
+    parser.add_argument("--max-rec-change", type=float, default=0.15)
+    parser.add_argument("--json", metavar="OUT.json")
+    parser.set_defaults(func=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from edge_ocr.cli import write_json_atomic
+
+    from .verify import Thresholds, verify_bundle
+
+    report = verify_bundle(args.bundle, args.against, args.samples, twin=args.twin, quantized=args.quantized,
+                           thresholds=Thresholds(args.max_det_flip, args.max_cls_flip, args.max_rec_change),
+                           max_images=args.max_images)
+    for row in report["checks"]:
+        mark = "ok  " if row["passed"] else "FAIL"
+        print(f"{mark} {row['check']}: {row['value']:.4f} (limit {row['limit']}) {row['detail']}")
+    if args.json:
+        write_json_atomic(args.json, report)
+    if not report["passed"]:
+        print(f"edge-ocr: verify failed for {args.bundle}", file=sys.stderr)
+        return 1
+    print(f"verified {args.bundle} ({report['target']}, twin {report['twin']})")
     return 0

@@ -159,6 +159,7 @@ def find_opt() -> str:
 
 _UNSUPPORTED_OP = re.compile(r"(?:op|Op|OP)[^\n]*?(?:not supported|unsupported|isn't supported)[^\n]*|"
                              r"[^\n]*(?:not supported|unsupported)[^\n]*op[^\n]*")
+_NO_KERNEL = re.compile(r"No kernels found for (\w+)")
 _OP_NAME = re.compile(r"\b(?:op(?:_type)?|Op)\s*[:=]?\s*[\[\"']?([a-z][a-z0-9_]+)")
 
 
@@ -202,6 +203,9 @@ def convert_to_nb(
 
 
 def _opt_reason(log: str) -> str:
+    no_kernel = _NO_KERNEL.search(log)
+    if no_kernel:
+        return f"unsupported op {no_kernel.group(1)!r}: no kernel for it on this target ({no_kernel.group(0).strip()})"
     unsupported = _UNSUPPORTED_OP.search(log)
     if unsupported:
         line = unsupported.group(0).strip()

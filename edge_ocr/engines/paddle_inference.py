@@ -31,6 +31,11 @@ class PaddleInferenceEngine:
             raise ModelError("the Paddle Inference engine needs paddlepaddle (pip install 'edge-ocr[host]')") from exc
         self.model_path = model_dir
         self.threads = threads
+        with open(model_file, "rb") as handle:
+            # Quantized (fake-quant) programs: MKLDNN's passes strip the quant ops and run FP32, so run them
+            # natively, which simulates the int8 rounding the way Paddle Lite's int8 kernels apply it.
+            self.simulates_quantization = any(tag in handle.read() for tag in (b"fake_quantize", b"quantize_linear"))
+        mkldnn = mkldnn and not self.simulates_quantization
         config = inference.Config(model_file, params_file)
         config.disable_gpu()
         if mkldnn:

@@ -24,6 +24,25 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_eval)
 
 
+def eval_args(**values) -> argparse.Namespace:
+    """The ``eval`` arguments with their defaults, overridden by ``values`` (for compress and bench)."""
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    _add_eval(sub)
+    args = parser.parse_args(["eval"])
+    for key, value in values.items():
+        if not hasattr(args, key):
+            raise TypeError(f"unknown eval argument {key}")
+        setattr(args, key, value)
+    return args
+
+
+def headline(report: dict) -> dict:
+    """The three numbers compression is judged by."""
+    return {"det_hmean": report.get("det", {}).get("hmean"), "e2e_hmean": report.get("e2e", {}).get("hmean"),
+            "rec_accuracy": report.get("rec", {}).get("accuracy")}
+
+
 def evaluate(args: argparse.Namespace, progress: bool = True) -> tuple[dict, dict]:
     """(report, predictions) for parsed ``eval`` arguments; also used by compress and bench."""
     from .runner import evaluate_detection, evaluate_recognition

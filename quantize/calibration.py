@@ -1,0 +1,74 @@
+"""Calibration inputs, preprocessed exactly as at inference so activation ranges match what the models see.
+
+Each function returns a list of float32 NCHW batches (the ``calibration_data`` of ``quantize_ptq``). Calibration
+reads train splits only: a label file whose name says "test" is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+from edge_ocr.cls import TextClassifier
+from edge_ocr.config import ClsParams, DetParams, RecParams
+from edge_ocr.det import preprocess_det
+from edge_ocr.errors import EdgeOCRError
+from edge_ocr.evaluation.labels import read_det_labels, read_rec_labels
+from edge_ocr.images import load_image
+from edge_ocr.rec import TextRecognizer
+
+
+def _refuse_test_split(label_file: str) -> None:
+    if "test" in os.path.basename(label_file).lower():
+        raise EdgeOCRError(f"{label_file}: calibration must use a train split, never the test set")
+
+
+def _pick(items: list, limit: int | None, seed: int) -> list:
+    items = list(items)
+    if limit and len(items) > limit:
+        items = random.Random(seed).sample(items, limit)
+    return items
+
+
+def det_calibration(
+    label_file: str, limit: int = 32, params: DetParams | None = None, seed: int = 0
+) -> list[np.ndarray]:
+    """1x3xHxW inputs from the images of a detection label file (same resize rule as inference)."""
+    _refuse_test_split(label_file)
+    params = params or DetParams()
+    samples = _pick(read_det_labels(label_file), limit, seed)
+    return [preprocess_det(load_image(s.image).image, params) for s in samples]
+
+
+def _crops(label_file: str, limit: int, seed: int) -> list[np.ndarray]:
+    _refuse_test_split(label_file)
+    samples = _pick(read_rec_labels(label_file), limit, seed)
+    return [load_image(s.image).image for s in samples]
+
+
+class _NoEngine:
+    name = "none"
+    model_path = ""
+
+    def run(self, batch: np.ndarray) -> np.ndarray:  # pragma: no cover - never called
+        raise RuntimeError("calibration builds batches only")
+
+
+def rec_calibration(
+    label_file: str, limit: int = 240, params: RecParams | None = None, seed: int = 0
+) -> list[np.ndarray]:
+    """Nx3x32xW batches of word crops, sorted, grouped and padded exactly as the recognizer does."""
+    params = params or RecParams()
+    recognizer = TextRecognizer.__new__(TextRecognizer)
+    recognizer.params = params
+    return [batch for _, batch in recognizer.batches(_crops(label_file, limit, seed))]
+
+
+def cls_calibration(
+    label_file: str, limit: int = 240, params: ClsParams | None = None, seed: int = 0
+) -> list[np.ndarray]:
+    """Nx3x48x192 batches of text-line crops, as the direction classifier builds them."""
+    classifier = TextClassifier(_NoEngine(), params or ClsParams())
+    return [batch for _, batch in classifier.batches(_crops(label_file, limit, seed))]

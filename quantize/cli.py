@@ -1,0 +1,180 @@
+"""``edge-ocr quantize`` (one model) and ``edge-ocr compress`` (models -> bundle + report)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+from edge_ocr.cli import command, positive_int, write_json_atomic
+from edge_ocr.errors import EdgeOCRError
+
+from .ptq import ALGORITHMS
+
+
+@command("quantize")
+def _add_quantize(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("quantize", help="post-training quantization of one inference model")
+    parser.add_argument("--model", required=True, metavar="DIR", help="inference model folder")
+    parser.add_argument("--kind", required=True, choices=("det", "rec", "cls"), help="how to preprocess calibration")
+    parser.add_argument("--calib", required=True, metavar="LABELS", help="train-split label file (det or rec format)")
+    parser.add_argument("--out", required=True, metavar="DIR")
+    parser.add_argument("--algo", choices=ALGORITHMS, default="KL")
+    parser.add_argument("--samples", type=positive_int, help="calibration images (det) or crops (rec, cls)")
+    parser.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor, not per channel")
+    parser.add_argument("--skip", nargs="*", default=[], metavar="WEIGHT", help="layers (weight names) kept in FP32")
+    parser.set_defaults(func=run_quantize)
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    from .calibration import cls_calibration, det_calibration, rec_calibration
+    from .ptq import quantize_ptq
+
+    make = {"det": det_calibration, "rec": rec_calibration, "cls": cls_calibration}[args.kind]
+    data = make(args.calib, args.samples) if args.samples else make(args.calib)
+    print(quantize_ptq(args.model, data, args.out, algo=args.algo, per_channel=not args.per_tensor,
+                       skip_layers=args.skip))
+    return 0
+
+
+@command("compress")
+def _add_compress(sub: argparse._SubParsersAction) -> None:
+    from export.targets import TARGETS
+
+    parser = sub.add_parser("compress", help="quantize, export and score: models -> smallest verified bundle")
+    parser.add_argument("--recipe", choices=("ptq",), default="ptq")
+    parser.add_argument("--models", required=True, metavar="DIR", help="FP32 inference models")
+    parser.add_argument("--calib-det", required=True, metavar="LABELS", help="det train labels for calibration")
+    parser.add_argument("--calib-rec", required=True, metavar="LABELS", help="rec train labels (rec + cls calibration)")
+    parser.add_argument("--target", choices=sorted(TARGETS), default="arm")
+    parser.add_argument("--out", required=True, metavar="BUNDLE_DIR")
+    parser.add_argument("--eval-det", metavar="LABELS", help="det test labels: det and end-to-end Hmean")
+    parser.add_argument("--eval-rec", metavar="LABELS", help="rec test labels: recognition accuracy")
+    parser.add_argument("--eval-limit", type=positive_int, help="first N eval samples only")
+    parser.add_argument("--max-drop", type=float, help="exit nonzero if a metric falls more than this many points")
+    parser.add_argument("--det-algo", choices=ALGORITHMS, default="KL")
+    parser.add_argument("--rec-algo", choices=ALGORITHMS, default="hist")
+    parser.add_argument("--cls-algo", choices=ALGORITHMS, default="hist")
+    parser.add_argument("--calib-det-images", type=positive_int, default=32)
+    parser.add_argument("--calib-rec-crops", type=positive_int, default=240)
+    parser.add_argument("--per-tensor", action="store_true", help="per-tensor weight scales")
+    parser.add_argument("--sensitivity", nargs="*", default=[], metavar="REPORT.json",
+                        help="sensitivity reports (edge-ocr sensitivity) whose --keep-fp32 top layers stay FP32")
+    parser.add_argument("--keep-fp32", type=int, default=0, metavar="K", help="keep the K most sensitive layers FP32")
+    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--report", metavar="OUT.json", help="also write the report JSON here")
+    parser.set_defaults(func=run_compress)
+
+
+def run_compress(args: argparse.Namespace) -> int:
+    from edge_ocr.bundle import load_bundle
+    from edge_ocr.evaluation.cli import eval_args, evaluate, headline
+    from edge_ocr.models import resolve_models
+    from export.bundle import export_bundle
+
+    from .recipes import (
+        PTQOptions,
+        accuracy_drop,
+        artifacts_dir,
+        bundle_files,
+        gate,
+        machine_summary,
+        now,
+        quantize_models,
+        require,
+    )
+
+    start = time.perf_counter()
+    for path, what in ((args.models, "model folder"), (args.calib_det, "label file"), (args.calib_rec, "label file"),
+                       (args.eval_det, "label file"), (args.eval_rec, "label file")):
+        require(path, what)
+    resolve_models(args.models)
+    if os.path.isdir(args.out) and os.listdir(args.out) and not os.path.isfile(os.path.join(args.out, "manifest.json")):
+        raise EdgeOCRError(f"{args.out} exists and is not a bundle: refusing to overwrite it")
+    keep: dict[str, list[str]] = {}
+    for report_path in args.sensitivity:
+        with open(report_path) as handle:
+            report = json.load(handle)
+        keep[report["kind"]] = [row["layer"] for row in report["ranking"][: args.keep_fp32]]
+    options = PTQOptions(det_algo=args.det_algo, rec_algo=args.rec_algo, cls_algo=args.cls_algo,
+                         det_images=args.calib_det_images, rec_crops=args.calib_rec_crops,
+                         per_channel=not args.per_tensor, keep_fp32=keep)
+    work = artifacts_dir(args.out)
+    if os.path.isdir(work):
+        shutil.rmtree(work)
+    quantized = quantize_models(args.models, args.calib_det, args.calib_rec, os.path.join(work, "quantized"), options)
+    twin = os.path.join(work, "x86-twin")
+    export_bundle(quantized, args.out, target=args.target, extra={"recipe": args.recipe})
+    if args.target != "x86":
+        export_bundle(quantized, twin, target="x86",
+                      extra={"recipe": args.recipe, "twin_of": os.path.abspath(args.out)})
+    else:
+        twin = os.path.abspath(args.out)
+    bundle = load_bundle(args.out)
+    report = {
+        "recipe": args.recipe,
+        "command": "edge-ocr " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["compress"] else sys.argv[1:]),
+        "created": now(),
+        "machine": machine_summary(),
+        "target": args.target,
+        "bundle": os.path.abspath(args.out),
+        "x86_twin": twin,
+        "quantized_models": quantized,
+        "bundle_bytes": bundle.total_bytes(),
+        "files": bundle_files(args.out),
+        "precision": {role: entry["precision"] for role, entry in bundle.manifest["models"].items()},
+        "options": options.__dict__,
+    }
+    if args.eval_det or args.eval_rec:
+        common = dict(det_labels=args.eval_det, rec_labels=args.eval_rec, limit=args.eval_limit, threads=args.threads)
+        fp32, _ = evaluate(eval_args(models=args.models, engine="paddle", **common))
+        compressed, _ = evaluate(eval_args(models=quantized, engine="paddle", **common))
+        report["fp32"], report["compressed"] = headline(fp32), headline(compressed)
+        report["drop"] = accuracy_drop(report["fp32"], report["compressed"])
+        report["evaluated_with"] = {
+            "fp32": "Paddle Inference (MKLDNN), FP32 models",
+            "compressed": "the quantized models the bundle was exported from, run by Paddle Inference with their "
+                          "fake-quant ops (simulated int8); Paddle Lite 2.13's x86 runtime returns NaN for int8 "
+                          "matmul, so the x86 twin cannot score rec",
+        }
+        report["eval_details"] = {"fp32": fp32, "compressed": compressed}
+    report["wall_seconds"] = round(time.perf_counter() - start, 1)
+    failures = gate(report.get("drop", {}), args.max_drop)
+    report["gate"] = {"max_drop": args.max_drop, "failures": failures}
+    write_json_atomic(os.path.join(work, "report.json"), report)
+    from edge_ocr.draw import write_text_atomic
+
+    write_text_atomic(os.path.join(work, "report.md"), compress_markdown(report))
+    if args.report:
+        write_json_atomic(args.report, report)
+    print(compress_markdown(report))
+    if failures:
+        print("edge-ocr: accuracy gate failed: " + "; ".join(failures), file=sys.stderr)
+        return 3
+    return 0
+
+
+def compress_markdown(report: dict) -> str:
+    lines = [f"# edge-ocr compress --recipe {report['recipe']} (target {report['target']})", "",
+             f"Bundle `{report['bundle']}`: **{report['bundle_bytes'] / 1e6:.3f} MB**", "",
+             "| file | bytes | precision |", "|---|---|---|"]
+    names = {"det": "det.nb", "cls": "cls.nb", "rec": "rec.nb"}
+    for role, name in names.items():
+        if name in report["files"]:
+            lines.append(f"| {name} | {report['files'][name]:,} | {report['precision'].get(role, '')} |")
+    for name, size in report["files"].items():
+        if name not in names.values():
+            lines.append(f"| {name} | {size:,} | |")
+    if "drop" in report:
+        lines += ["", "| metric | FP32 | compressed | drop (points) |", "|---|---|---|---|"]
+        for key in ("det_hmean", "e2e_hmean", "rec_accuracy"):
+            if report["fp32"].get(key) is not None:
+                lines.append(f"| {key} | {report['fp32'][key]:.4f} | {report['compressed'][key]:.4f} | "
+                             f"{report['drop'][key]:+.2f} |")
+        lines.append("")
+        lines.append(f"Compressed accuracy: {report['evaluated_with']['compressed']}.")
+    lines += ["", f"Wall time {report['wall_seconds']} s on {report['machine']}.", ""]
+    return "\n".join(lines)

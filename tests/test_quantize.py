@@ -1,0 +1,158 @@
+"""PTQ, export of quantized models, verification and the compress recipe, on tiny calibration sets."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from edge_ocr.bundle import load_bundle, write_manifest
+from edge_ocr.engines.lite import inspect_nb
+from edge_ocr.errors import EdgeOCRError
+from edge_ocr.models import sha256_file
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="session")
+def det_train(shared):
+    return os.path.join(shared, "data", "icdar2015", "train_label.txt")
+
+
+@pytest.fixture(scope="session")
+def rec_train(shared):
+    return os.path.join(shared, "data", "ic15_rec", "rec_gt_train.txt")
+
+
+@pytest.fixture(scope="session")
+def quantized(models_dir, det_train, rec_train, tmp_path_factory):
+    """All three models quantized with abs_max on a handful of calibration samples."""
+    from quantize.recipes import PTQOptions, quantize_models
+
+    out = str(tmp_path_factory.mktemp("ptq") / "quantized")
+    options = PTQOptions(det_algo="abs_max", rec_algo="abs_max", cls_algo="abs_max", det_images=2, rec_crops=12)
+    return quantize_models(models_dir, det_train, rec_train, out, options)
+
+
+def test_calibration_is_preprocessed_like_inference(det_train, rec_train):
+    from quantize.calibration import cls_calibration, det_calibration, rec_calibration
+
+    det = det_calibration(det_train, limit=2)
+    assert [d.shape for d in det] == [(1, 3, 544, 960)] * 2 and det[0].dtype == np.float32
+    rec = rec_calibration(rec_train, limit=8)
+    assert rec[0].shape[1:3] == (3, 32) and rec[0].shape[3] >= 320 and sum(len(b) for b in rec) == 8
+    assert cls_calibration(rec_train, limit=7)[0].shape[1:] == (3, 48, 192)
+
+
+def test_calibration_refuses_the_test_set(shared):
+    from quantize.calibration import det_calibration
+
+    with pytest.raises(EdgeOCRError, match="never the test set"):
+        det_calibration(os.path.join(shared, "data", "icdar2015", "test_label.txt"))
+
+
+def test_quantized_models_have_fake_quant_ops(quantized):
+    from quantize.program import op_counts
+
+    for role in ("det", "cls", "rec"):
+        ops = op_counts(os.path.join(quantized, role))
+        assert any("quantize" in op for op in ops), role
+        assert json.load(open(os.path.join(quantized, role, "ptq.json")))["algo"] == "abs_max"
+    assert os.path.isfile(os.path.join(quantized, "ppocr_keys_v1.txt"))
+
+
+def test_skip_layers_keeps_a_layer_fp32(models_dir, det_train, tmp_path):
+    from quantize.calibration import det_calibration
+    from quantize.program import load_program_desc, quantizable_layers
+    from quantize.ptq import quantize_ptq
+
+    det = os.path.join(models_dir, "ch_PP-OCRv2_det_infer")
+    first = quantizable_layers(det)[0].weight
+    out = quantize_ptq(det, det_calibration(det_train, limit=1), str(tmp_path / "q"), algo="abs_max",
+                       skip_layers=[first])
+    ops = load_program_desc(out).blocks[0].ops
+
+    def conv_input(weight: str) -> str:
+        op = next(o for o in ops if any(weight in a.arguments for a in o.inputs if a.parameter == "Filter"))
+        return next(a.arguments[0] for a in op.inputs if a.parameter == "Input")
+
+    assert not conv_input(first).endswith(".quantized")  # kept FP32
+    assert conv_input(quantizable_layers(det)[1].weight).endswith(".quantized")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"algo": "best"}, "unknown PTQ algorithm"),
+    ({"skip_layers": ["no_such.w_0"]}, "names no quantizable layer"),
+])
+def test_bad_ptq_options(models_dir, tmp_path, kwargs, message):
+    from quantize.ptq import quantize_ptq
+
+    data = [np.zeros((1, 3, 64, 64), np.float32)]
+    with pytest.raises(EdgeOCRError, match=message):
+        quantize_ptq(os.path.join(models_dir, "ch_PP-OCRv2_det_infer"), data, str(tmp_path / "q"), **kwargs)
+
+
+def test_export_quantized_to_both_targets(quantized, tmp_path):
+    from export.bundle import export_bundle
+
+    arm = export_bundle(quantized, str(tmp_path / "arm"), target="arm")
+    x86 = export_bundle(quantized, str(tmp_path / "x86"), target="x86")
+    for bundle in (arm, x86):
+        manifest = load_bundle(bundle).manifest
+        assert manifest["models"]["det"]["precision"] == "int8"
+    assert inspect_nb(os.path.join(arm, "det.nb")).device_target == "arm"
+    assert os.path.getsize(os.path.join(arm, "det.nb")) < 0.5 * 2_296_317  # int8 weights: under half of FP32
+    same = load_bundle(arm).manifest["models"]["rec"]["source"] == load_bundle(x86).manifest["models"]["rec"]["source"]
+    assert same
+
+
+def test_verify_passes_on_a_good_bundle(x86_bundle, models_dir, img11):
+    proc = run_cli("verify", x86_bundle, "--against", models_dir, "--samples", img11)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verified" in proc.stdout
+
+
+def test_verify_fails_on_a_changed_byte(x86_bundle, models_dir, img11, tmp_path):
+    bundle = shutil.copytree(x86_bundle, tmp_path / "b")
+    with open(bundle / "det.nb", "r+b") as handle:
+        handle.seek(100_000)
+        handle.write(b"\xff")
+    proc = run_cli("verify", str(bundle), "--against", models_dir, "--samples", img11)
+    assert proc.returncode != 0 and "sha256" in proc.stderr
+
+
+def test_verify_fails_on_a_wrong_dictionary(x86_bundle, models_dir, img11, tmp_path):
+    bundle = shutil.copytree(x86_bundle, tmp_path / "b")
+    keys = bundle / "ppocr_keys_v1.txt"
+    chars = keys.read_text(encoding="utf-8").splitlines()
+    chars[10], chars[11] = chars[11], chars[10]  # same size, two characters swapped
+    keys.write_text("\n".join(chars) + "\n", encoding="utf-8")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["files"]["ppocr_keys_v1.txt"] = sha256_file(str(keys))  # a consistent-looking but wrong bundle
+    write_manifest(str(bundle), manifest)
+    proc = run_cli("verify", str(bundle), "--against", models_dir, "--samples", img11,
+                   "--json", str(tmp_path / "v.json"))
+    assert proc.returncode == 1
+    report = json.loads((tmp_path / "v.json").read_text())
+    assert [c["check"] for c in report["checks"] if not c["passed"]] == ["dictionary matches the source models'"]
+
+
+def test_compress_ptq_end_to_end_with_gate(models_dir, det_train, rec_train, shared, tmp_path):
+    out = tmp_path / "bundle"
+    common = ["compress", "--recipe", "ptq", "--models", models_dir, "--calib-det", det_train,
+              "--calib-rec", rec_train, "--target", "arm", "--out", str(out),
+              "--eval-det", os.path.join(shared, "data", "icdar2015", "test_label.txt"),
+              "--eval-rec", os.path.join(shared, "data", "ic15_rec", "rec_gt_test.txt"), "--eval-limit", "3",
+              "--det-algo", "abs_max", "--rec-algo", "abs_max", "--cls-algo", "abs_max",
+              "--calib-det-images", "2", "--calib-rec-crops", "12"]
+    proc = run_cli(*common, "--max-drop", "100")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "bundle-artifacts" / "report.json").read_text())
+    for key in ("bundle_bytes", "files", "fp32", "compressed", "drop"):
+        assert key in report
+    assert set(report["fp32"]) == {"det_hmean", "e2e_hmean", "rec_accuracy"}
+    assert report["bundle_bytes"] == sum(report["files"].values())
+    assert report["precision"]["det"] == "int8"
+    assert load_bundle(str(out)).target == "arm"
+    gated = run_cli(*common, "--max-drop", "-100")
+    assert gated.returncode == 3 and "accuracy gate failed" in gated.stderr
