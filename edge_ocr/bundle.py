@@ -82,10 +82,8 @@ def load_bundle(path: str, check_files: bool = True) -> Bundle:
 
 def write_manifest(path: str, manifest: dict[str, Any]) -> str:
     """Write ``manifest.json`` atomically (temp file + rename)."""
+    from .atomic import write_json
+
     target = os.path.join(path, MANIFEST)
-    tmp = target + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-    os.replace(tmp, target)
+    write_json(target, manifest)
     return target

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -49,19 +48,12 @@ def unit_float(text: str) -> float:
 
 def write_json_atomic(path: str, data) -> None:
     """Write JSON through a temp file and a rename, so an existing file is never left half-written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise EdgeOCRError(f"cannot write {path}: folder {folder} does not exist")
-    tmp = f"{path}.tmp{os.getpid()}"
+    from .atomic import write_json
+
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, path)
+        write_json(path, data)
     except OSError as exc:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise EdgeOCRError(f"cannot write {path}: {exc.strerror}") from exc
+        raise EdgeOCRError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:

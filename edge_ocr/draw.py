@@ -99,9 +99,3 @@ def write_image(path: str, image: np.ndarray) -> None:
         handle.write(data.tobytes())
     os.replace(tmp, path)
 
-
-def write_text_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

@@ -23,6 +23,7 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 
+from .atomic import replace_dir
 from .errors import ChecksumError, ModelError
 
 log = logging.getLogger(__name__)
@@ -205,14 +206,7 @@ def pull(
         stamp = {rel: d for a in MODEL_SETS[model_set] for rel, d in a.sha256.items()}
         with open(os.path.join(staging, STAMP), "w") as handle:
             json.dump({"set": model_set, "sha256": stamp}, handle, indent=1)
-        if os.path.isdir(final):
-            old = final + ".old"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-            os.replace(staging, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, final)
+        replace_dir(staging, final)
     finally:
         if os.path.isdir(staging):
             shutil.rmtree(staging, ignore_errors=True)

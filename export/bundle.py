@@ -12,6 +12,7 @@ import shutil
 import tempfile
 
 from edge_ocr import __version__
+from edge_ocr.atomic import replace_dir
 from edge_ocr.bundle import FORMAT_VERSION, load_bundle, write_manifest
 from edge_ocr.config import PipelineParams
 from edge_ocr.engines.lite import convert_to_nb, inspect_nb, runtime_version
@@ -91,13 +92,7 @@ def export_bundle(
         }
         write_manifest(work, manifest)
         load_bundle(work)  # the bundle must read back before it replaces anything
-        if os.path.isdir(out_dir):
-            old = tempfile.mkdtemp(prefix=".old-", dir=parent)
-            os.replace(out_dir, os.path.join(old, "b"))
-            os.replace(work, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(work, out_dir)
+        replace_dir(work, out_dir)
     finally:
         if os.path.isdir(work):
             shutil.rmtree(work, ignore_errors=True)

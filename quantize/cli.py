@@ -40,6 +40,37 @@ def run_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("sensitivity")
+def _add_sensitivity(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("sensitivity", help="rank layers by how much quantizing them hurts (det or rec)")
+    parser.add_argument("--model", required=True, metavar="DIR")
+    parser.add_argument("--kind", required=True, choices=("det", "rec"))
+    parser.add_argument("--labels", required=True, metavar="TRAIN_LABELS",
+                        help="train labels: calibration from the start, the dev split from the end")
+    parser.add_argument("--dictionary", metavar="FILE", help="rec dictionary")
+    parser.add_argument("--dev", type=positive_int, default=20, help="dev samples (default 20)")
+    parser.add_argument("--calib", type=positive_int, default=8, help="calibration samples (default 8)")
+    parser.add_argument("--algo", choices=ALGORITHMS, default="avg")
+    parser.add_argument("--mode", choices=("only", "all-but"), default="only")
+    parser.add_argument("--max-layers", type=positive_int, help="first N layers only")
+    parser.add_argument("--out", required=True, metavar="REPORT.json")
+    parser.set_defaults(func=run_sensitivity)
+
+
+def run_sensitivity(args: argparse.Namespace) -> int:
+    from .sensitivity import layer_sensitivity
+
+    report = layer_sensitivity(args.model, args.kind, args.labels, args.dictionary, dev=args.dev, calib=args.calib,
+                               algo=args.algo, mode=args.mode, max_layers=args.max_layers)
+    write_json_atomic(args.out, report)
+    print(f"{report['metric_name']}: FP32 {report['fp32_metric']:.4f}, all layers int8 "
+          f"{report['all_quantized_metric']:.4f}")
+    for row in report["ranking"][:10]:
+        print(f"  {row['layer']:24s} {row['op_type']:18s} damage {row['damage'] * 100:+.2f} pts  "
+              f"drift {row['drift']:.5f}")
+    return 0
+
+
 @command("compress")
 def _add_compress(sub: argparse._SubParsersAction) -> None:
     from export.targets import TARGETS
@@ -145,7 +176,7 @@ def run_compress(args: argparse.Namespace) -> int:
     failures = gate(report.get("drop", {}), args.max_drop)
     report["gate"] = {"max_drop": args.max_drop, "failures": failures}
     write_json_atomic(os.path.join(work, "report.json"), report)
-    from edge_ocr.draw import write_text_atomic
+    from edge_ocr.atomic import write_text as write_text_atomic
 
     write_text_atomic(os.path.join(work, "report.md"), compress_markdown(report))
     if args.report:

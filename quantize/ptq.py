@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from edge_ocr.atomic import replace_dir
+from edge_ocr.engines.base import inference_files
 from edge_ocr.errors import EdgeOCRError
 
 from .program import DEFAULT_OP_TYPES, input_spec, quantizable_layers
@@ -81,9 +83,7 @@ def quantize_ptq(
     batches = list(calibration_data)[: batch_nums or None]
     if not batches:
         raise EdgeOCRError("no calibration data")
-    for name in ("inference.pdmodel", "inference.pdiparams"):
-        if not os.path.isfile(os.path.join(model_dir, name)):
-            raise EdgeOCRError(f"model folder {model_dir} has no {name}")
+    inference_files(model_dir)
     known = {layer.weight for layer in quantizable_layers(model_dir, tuple(op_types))}
     unknown = [name for name in skip_layers if name not in known]
     if unknown:
@@ -117,9 +117,7 @@ def quantize_ptq(
                     "source": os.path.abspath(model_dir)}
         with open(os.path.join(work, "ptq.json"), "w") as handle:
             json.dump(settings, handle, indent=1)
-        if os.path.isdir(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(work, out_dir)
+        replace_dir(work, out_dir)
     finally:
         if os.path.isdir(work):
             shutil.rmtree(work, ignore_errors=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ModelError
-from .base import Engine
+from .base import Engine, inference_files
 
 ENGINES = ("auto", "paddle", "lite")
 
@@ -44,10 +44,7 @@ def _cached_nb(model_dir: str, target: str, cache_dir: str | None) -> str:
     from ..models import default_cache_dir, sha256_file
     from .lite import convert_to_nb, runtime_version
 
-    params = os.path.join(model_dir, "inference.pdiparams")
-    graph = os.path.join(model_dir, "inference.pdmodel")
-    if not (os.path.isfile(params) and os.path.isfile(graph)):
-        raise ModelError(f"model folder {model_dir} has no inference.pdmodel/inference.pdiparams")
+    graph, params = inference_files(model_dir)
     key = sha256_file(graph)[:12] + sha256_file(params)[:12]
     out = os.path.join(cache_dir or default_cache_dir(), "nb", f"{key}-{target}-{runtime_version()}.nb")
     if not os.path.isfile(out):

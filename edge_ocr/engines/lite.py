@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ModelError
+from .base import inference_files
 
 # Paddle Lite's TargetType and PrecisionType enums (lite/api/paddle_place.h).
 TARGETS = {1: "host", 2: "x86", 3: "cuda", 4: "arm", 5: "opencl", 6: "any", 18: "nnadapter", 17: "metal"}
@@ -175,11 +176,7 @@ def convert_to_nb(
 
     Failures raise ``ModelError`` with opt's reason (and the op's name when an op is unsupported).
     """
-    model_file = os.path.join(model_dir, "inference.pdmodel")
-    params_file = os.path.join(model_dir, "inference.pdiparams")
-    for path in (model_file, params_file):
-        if not os.path.isfile(path):
-            raise ModelError(f"model folder {model_dir} has no {os.path.basename(path)}")
+    model_file, params_file = inference_files(model_dir)
     if not out_nb.endswith(".nb"):
         raise ValueError("out_nb must end with .nb")
     out_dir = os.path.dirname(os.path.abspath(out_nb))

@@ -6,25 +6,17 @@ are comparable bit for bit; ``paddle`` is imported only when an engine is create
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from ..errors import ModelError
-
-MODEL_FILE = "inference.pdmodel"
-PARAMS_FILE = "inference.pdiparams"
+from .base import inference_files
 
 
 class PaddleInferenceEngine:
     name = "paddle"
 
     def __init__(self, model_dir: str, threads: int = 2, mkldnn: bool = True, mkldnn_cache: int = 10) -> None:
-        model_file = os.path.join(model_dir, MODEL_FILE)
-        params_file = os.path.join(model_dir, PARAMS_FILE)
-        for path in (model_file, params_file):
-            if not os.path.isfile(path):
-                raise ModelError(f"model folder {model_dir} has no {os.path.basename(path)}")
+        model_file, params_file = inference_files(model_dir)
         try:
             from paddle import inference
         except ImportError as exc:  # the runtime may be installed with the Lite engine only

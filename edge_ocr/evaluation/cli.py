@@ -112,7 +112,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json:
         write_json_atomic(args.json, report)
     if args.markdown:
-        from ..draw import write_text_atomic
+        from ..atomic import write_text as write_text_atomic
 
         write_text_atomic(args.markdown, to_markdown(report))
     if args.save_predictions:
