@@ -50,7 +50,8 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--twin", metavar="X86_BUNDLE", help="the bundle's x86 twin (default: BUNDLE-artifacts)")
     parser.add_argument("--quantized", metavar="DIR", help="build the twin from these (quantized) models")
     parser.add_argument("--max-images", type=int, default=8)
-    parser.add_argument("--max-det-flip", type=float, default=0.03)
+    parser.add_argument("--max-det-flip", type=float, default=0.05)
+    parser.add_argument("--max-det-box-miss", type=float, default=0.10)
     parser.add_argument("--max-cls-flip", type=float, default=0.10)
     parser.add_argument("--max-rec-change", type=float, default=0.15)
     parser.add_argument("--json", metavar="OUT.json")
@@ -63,7 +64,8 @@ def run_verify(args: argparse.Namespace) -> int:
     from .verify import Thresholds, verify_bundle
 
     report = verify_bundle(args.bundle, args.against, args.samples, twin=args.twin, quantized=args.quantized,
-                           thresholds=Thresholds(args.max_det_flip, args.max_cls_flip, args.max_rec_change),
+                           thresholds=Thresholds(args.max_det_flip, args.max_det_box_miss, args.max_cls_flip,
+                                                  args.max_rec_change),
                            max_images=args.max_images)
     for row in report["checks"]:
         mark = "ok  " if row["passed"] else "FAIL"

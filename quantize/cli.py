@@ -95,6 +95,9 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--sensitivity", nargs="*", default=[], metavar="REPORT.json",
                         help="sensitivity reports (edge-ocr sensitivity) whose --keep-fp32 top layers stay FP32")
     parser.add_argument("--keep-fp32", type=int, default=0, metavar="K", help="keep the K most sensitive layers FP32")
+    parser.add_argument("--keep-fp32-first", nargs="*", default=[], metavar="ROLE=N",
+                        help="keep the first N quantizable layers of a model FP32, e.g. rec=16 (the recognizer's "
+                             "stem does not survive int8 activations)")
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--report", metavar="OUT.json", help="also write the report JSON here")
     parser.set_defaults(func=run_compress)
@@ -130,6 +133,15 @@ def run_compress(args: argparse.Namespace) -> int:
         with open(report_path) as handle:
             report = json.load(handle)
         keep[report["kind"]] = [row["layer"] for row in report["ranking"][: args.keep_fp32]]
+    from .program import quantizable_layers
+
+    paths = resolve_models(args.models)
+    for item in args.keep_fp32_first:
+        role, _, count = item.partition("=")
+        if role not in ("det", "cls", "rec") or not count.isdigit():
+            raise EdgeOCRError(f"--keep-fp32-first takes ROLE=N with ROLE det, cls or rec, not {item!r}")
+        layers = quantizable_layers(getattr(paths, role))
+        keep[role] = keep.get(role, []) + [layer.weight for layer in layers[: int(count)]]
     options = PTQOptions(det_algo=args.det_algo, rec_algo=args.rec_algo, cls_algo=args.cls_algo,
                          det_images=args.calib_det_images, rec_crops=args.calib_rec_crops,
                          per_channel=not args.per_tensor, keep_fp32=keep)

@@ -38,7 +38,7 @@ class _DetTask:
         self.calibration = [preprocess_det(load_image(s.image).image, DetParams()) for s in samples[:calib]]
 
     def run(self, model_dir: str) -> tuple[list[np.ndarray], float]:
-        detector = TextDetector(create_engine(model_dir, "paddle", threads=2))
+        detector = TextDetector(create_engine(model_dir, "auto", threads=2))
         maps, counts = [], DetCounts()
         for image, gt in self.dev:
             prob = detector.engine.run(preprocess_det(image, detector.params))[0, 0]
@@ -60,7 +60,7 @@ class _RecTask:
         self.calibration = [b for _, b in shaper.batches([load_image(s.image).image for s in samples[:calib]])]
 
     def run(self, model_dir: str) -> tuple[list[np.ndarray], float]:
-        recognizer = TextRecognizer(create_engine(model_dir, "paddle", threads=2), self.dictionary)
+        recognizer = TextRecognizer(create_engine(model_dir, "auto", threads=2), self.dictionary)
         crops = [crop for crop, _ in self.dev]
         outputs = [recognizer.engine.run(batch) for _, batch in recognizer.batches(crops)]
         texts = recognizer(crops)
