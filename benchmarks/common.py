@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import statistics
 import subprocess
-import sys
+
+from edge_ocr.bench.measure import machine_info
+from edge_ocr.bench.stats import summarize_ms  # noqa: F401  (re-exported for the scripts)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
@@ -21,44 +21,7 @@ def shared_dir() -> str:
 
 def machine() -> dict:
     """What the numbers were measured on."""
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    flags = ""
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "arch": platform.machine(),
-        "avx512": "avx512f" in flags,
-        "python": sys.version.split()[0],
-        "os": platform.platform(),
-    }
-
-
-def summarize_ms(values: list[float]) -> dict:
-    """Median, mean, p90, min and max of a list of milliseconds."""
-    if not values:
-        return {"n": 0}
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
-    return {
-        "n": len(values),
-        "mean": round(statistics.fmean(values), 2),
-        "median": round(statistics.median(values), 2),
-        "p90": round(p90, 2),
-        "min": round(ordered[0], 2),
-        "max": round(ordered[-1], 2),
-    }
+    return machine_info()
 
 
 def write_json(path: str, data) -> None:

@@ -264,7 +264,7 @@ def _load_plugins() -> None:
     """Sub-commands that live in other modules register themselves on import."""
     import importlib
 
-    for module in ("edge_ocr.evaluation.cli", "export.cli", "quantize.cli"):
+    for module in ("edge_ocr.evaluation.cli", "edge_ocr.bench.cli", "export.cli", "quantize.cli"):
         try:
             importlib.import_module(module)
         except ImportError as exc:

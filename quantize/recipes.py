@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-import platform
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -58,13 +57,10 @@ def quantize_models(models_dir: str, calib_det: str, calib_rec: str, out_dir: st
 
 
 def machine_summary() -> str:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in handle if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.machine()}"
+    from edge_ocr.bench.measure import machine_info
+
+    info = machine_info()
+    return f"{info['cpu']}, {info['cores']} cores, {info['arch']}"
 
 
 def accuracy_drop(fp32: dict, compressed: dict) -> dict:

@@ -1,0 +1,116 @@
+"""``edge-ocr bench``: measure model variants side by side and write JSON + Markdown + PNG plots.
+
+Options map to Paddle Lite's ``benchmark_bin`` flags so numbers can be compared with it: ``--warmup`` = ``--warmup``,
+``--repeats`` = ``--repeats``, ``--threads`` = ``--threads``, ``--power-mode`` = ``--power_mode``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import sys
+
+from ..cli import command, positive_int, write_json_atomic
+from ..errors import EdgeOCRError
+
+
+@command("bench")
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("bench", help="latency, memory, size (and accuracy) of model variants, with a report")
+    parser.add_argument("--images", required=True, nargs="+", metavar="IMAGE_OR_DIR")
+    parser.add_argument("--models", metavar="DIR", help="FP32 inference models (default: PP-OCRv2, pulled if needed)")
+    parser.add_argument("--engines", nargs="*", default=["paddle", "lite"], choices=("paddle", "lite"),
+                        help="engines to run the --models variant on (default both; none with --engines)")
+    parser.add_argument("--bundle", nargs="*", default=[], metavar="NAME=DIR", help="bundles to measure")
+    parser.add_argument("--threads", nargs="+", type=positive_int, default=[1, 2])
+    parser.add_argument("--power-mode", help="Paddle Lite power mode for bundles on ARM (benchmark_bin --power_mode)")
+    parser.add_argument("--limit", type=positive_int, help="first N images")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=positive_int, default=1)
+    parser.add_argument("--quick", action="store_true", help="5 images, 1 warm-up, 1 repeat: a regression check")
+    parser.add_argument("--accuracy", nargs="*", default=[], metavar="NAME=EVAL.json",
+                        help="eval or compress reports whose scores belong to a variant")
+    parser.add_argument("--merge", nargs="*", default=[], metavar="RESULTS.json", help="results from another machine")
+    parser.add_argument("--out-dir", default=None, help="default benchmarks/results when run in the repo, else .")
+    parser.add_argument("--name", help="file stem (default DATE-MACHINE)")
+    parser.set_defaults(func=run_bench)
+
+
+def _pairs(items: list[str], what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise EdgeOCRError(f"{what} takes NAME=PATH, not {item!r}")
+        pairs.append((name, value))
+    return pairs
+
+
+def headline_from(path: str) -> dict:
+    """det_hmean / e2e_hmean / rec_accuracy from an ``eval`` JSON or a ``compress`` report."""
+    with open(path) as handle:
+        data = json.load(handle)
+    if "compressed" in data:
+        return data["compressed"]
+    return {"det_hmean": data.get("det", {}).get("hmean"), "e2e_hmean": data.get("e2e", {}).get("hmean"),
+            "rec_accuracy": data.get("rec", {}).get("accuracy")}
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..images import list_images
+    from .measure import machine_info, measure_in_subprocess
+    from .report import plots, to_markdown
+
+    images = list_images(args.images)
+    if not images:
+        raise EdgeOCRError("no images to benchmark")
+    limit, warmup, repeats = args.limit, args.warmup, args.repeats
+    if args.quick:
+        limit, warmup, repeats = 5, 1, 1
+    images = images[: limit or None]
+    variants = [{"name": f"fp32-{engine}", "models": args.models, "engine": engine} for engine in args.engines]
+    for name, path in _pairs(args.bundle, "--bundle"):
+        if not os.path.isfile(os.path.join(path, "manifest.json")):
+            raise EdgeOCRError(f"{path} is not a bundle (no manifest.json)")
+        variants.append({"name": name, "bundle": os.path.abspath(path), "power_mode": args.power_mode})
+    if not variants:
+        raise EdgeOCRError("nothing to measure: give --engines and/or --bundle")
+    accuracy = {name: headline_from(path) for name, path in _pairs(args.accuracy, "--accuracy")}
+    results = []
+    jobs = [(v, t) for v in variants for t in args.threads]
+    for spec, threads in tqdm(jobs, desc="bench", unit="variant", file=sys.stderr):
+        entry = measure_in_subprocess(spec, images, threads, warmup, repeats)
+        entry["accuracy"] = accuracy.get(spec["name"])
+        results.append(entry)
+    for path in args.merge:
+        with open(path) as handle:
+            other = json.load(handle)
+        for entry in other.get("results", []):
+            entry["name"] = f"{entry['name']} @ {other['machine']['cpu'] or other['machine']['arch']}"
+            results.append(entry)
+    machine = machine_info()
+    created = datetime.datetime.now().isoformat(timespec="seconds")
+    report = {"created": created, "machine": machine, "command": "edge-ocr " + " ".join(sys.argv[1:]),
+              "settings": {"images": len(images), "warmup": warmup, "repeats": repeats, "threads": args.threads},
+              "results": results}
+    repo_results = os.path.join(os.getcwd(), "benchmarks", "results")
+    out_dir = args.out_dir or (repo_results if os.path.isdir(repo_results) else ".")
+    os.makedirs(out_dir, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", (machine["cpu"] or machine["arch"]).lower()).strip("-")[:40]
+    stem = os.path.join(out_dir, args.name or f"{created[:10]}-{slug}")
+    write_json_atomic(stem + ".json", report)
+    from ..atomic import write_text
+
+    markdown = to_markdown(report)
+    written = plots(report, stem)
+    markdown += "".join(f"\n![{os.path.basename(p)}]({os.path.basename(p)})\n" for p in written)
+    write_text(stem + ".md", markdown)
+    print(markdown)
+    print(f"wrote {stem}.json, {stem}.md" + "".join(f", {p}" for p in written))
+    failed = [r for r in results if "error" in r]
+    return 1 if failed else 0
