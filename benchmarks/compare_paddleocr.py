@@ -111,9 +111,14 @@ class PaddleOCRPeer:
         self.proc.stdin.flush()
         return json.loads(self._read("@@RESULT"))
 
-    def close(self) -> None:
+    def close(self) -> dict:
+        """Stop the peer; returns its load time and peak resident memory."""
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        stats = json.loads(self._read("@@STATS"))
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
+        return stats
 
 
 def timed(pipeline, path: str) -> tuple[dict, float]:

@@ -40,7 +40,7 @@ def test_markdown_report(report):
     assert "| ptq | 1 |" in text and "5.40" in text and "0.1800" in text
     assert "failed: no such bundle" in text
     assert "| PP-OCRv2 | 11.6 | 0.576 | 330 | 3300 | 111 |" in text
-    assert "| edge-ocr fp32 (measured here) | 14.60 | – | 51.0 (2 threads) | 102 | – |" in text
+    assert "| fp32 (measured here) | 14.60 | – | 51.0 (2 threads) | 102 | – |" in text
 
 
 def test_plots_are_written(report, tmp_path):

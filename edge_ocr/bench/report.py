@@ -62,8 +62,9 @@ def to_markdown(report: dict) -> str:
     for entry in report["results"]:
         if "error" not in entry and entry.get("ms", {}).get("e2e", {}).get("median") is not None:
             median = entry["ms"]["e2e"]["median"]
-            out.append(f"| edge-ocr {entry['name']} (measured here) | {entry['size_bytes'] / 1e6:.2f} | – | "
-                       f"{median:.1f} ({entry['threads']} threads) | {median * entry['threads']:.0f} | – |")
+            threads = entry["threads"] if entry.get("threads_settable", True) else 1
+            out.append(f"| {entry['name']} (measured here) | {entry['size_bytes'] / 1e6:.2f} | – | "
+                       f"{median:.1f} ({threads} thread{'s' if threads > 1 else ''}) | {median * threads:.0f} | – |")
     out.append("")
     return "\n".join(out)
 
@@ -85,7 +86,7 @@ def plots(report: dict, stem: str) -> list[str]:
         labels = [f"{r['name']}\n{r['threads']} thr" for r in rows]
         bottom = [0.0] * len(rows)
         for stage, color in (("det", "#4c72b0"), ("cls", "#dd8452"), ("rec", "#55a868")):
-            values = [r["ms"][stage].get("median", 0) for r in rows]
+            values = [r["ms"].get(stage, {}).get("median", 0) for r in rows]
             ax.bar(labels, values, bottom=bottom, label=stage, color=color)
             bottom = [b + v for b, v in zip(bottom, values)]
         ax.scatter(labels, [r["ms"]["e2e"].get("median", 0) for r in rows], color="black", zorder=3, label="e2e")

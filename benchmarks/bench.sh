@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerate the benchmark report: edge-ocr variants and PaddleOCR 2.8.1 on the same images, one run.
+# Usage: bash benchmarks/bench.sh [--quick]    (full: the 500 ICDAR2015 test images; quick: 5 images)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED="${EDGE_OCR_SHARED:-$(cd .. && pwd)/shared}"
+IMAGES="$SHARED/data/icdar2015/ch4_test_images"
+LIMIT=(); [ "${1:-}" = "--quick" ] && LIMIT=(--limit 5)
+PEER=$(mktemp --suffix=.json)
+.venv/bin/python benchmarks/peer_bench.py --images "$IMAGES" "${LIMIT[@]}" --threads 1 2 --out "$PEER"
+ACC=(--accuracy fp32-paddle=benchmarks/results/eval-fp32.json fp32-lite=benchmarks/results/eval-fp32.json)
+BUNDLES=()
+if [ -d "${PTQ_TWIN:-}" ]; then BUNDLES=(--bundle "ptq-x86-twin=$PTQ_TWIN"); ACC+=("ptq-x86-twin=benchmarks/results/compress-ptq.json"); fi
+.venv/bin/edge-ocr bench --images "$IMAGES" "${LIMIT[@]}" --models "$SHARED/models/ppocrv2" --threads 1 2 \
+  "${BUNDLES[@]}" "${ACC[@]}" --merge "$PEER" --name "${BENCH_NAME:-latest}"
+rm -f "$PEER"
