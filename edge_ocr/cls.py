@@ -35,7 +35,7 @@ class TextClassifier:
     def batches(self, crops: list[np.ndarray]):
         """(crop indices, 3x48x192 batch) as inference builds them: sorted by aspect ratio, ``batch_size`` at a time."""
         _, height, width = self.params.image_shape
-        order = np.argsort(np.array([c.shape[1] / float(c.shape[0]) for c in crops]))
+        order = np.argsort(np.array([c.shape[1] / float(c.shape[0]) for c in crops]), kind="stable")
         step = self.params.batch_size
         for start in range(0, len(crops), step):
             ids = order[start : start + step]

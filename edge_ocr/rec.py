@@ -64,7 +64,7 @@ class TextRecognizer:
         each batch as wide as its widest crop needs and never narrower than the base width."""
         _, height, base_width = self.params.image_shape
         ratios = np.array([c.shape[1] / float(c.shape[0]) for c in crops])
-        order = np.argsort(ratios)
+        order = np.argsort(ratios, kind="stable")  # stable: the C++ core batches identically
         step = self.params.batch_size
         for start in range(0, len(crops), step):
             ids = order[start : start + step]

@@ -16,10 +16,17 @@ else
   exit 1
 fi
 
-# A CJK font for `edge-ocr predict --draw` (1.6 MB); best effort: drawing falls back to a Latin font without it.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! fc-list 2>/dev/null | grep -qi "wqy\|cjk"; then
-  (apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei) >/dev/null 2>&1 \
-    || echo "setup: could not install fonts-wqy-microhei (CJK text in --draw will fall back)" >&2
+# System packages: the C++ core's toolchain and libraries (android_demo/cpp, tested on the host) and a CJK font
+# for `edge-ocr predict --draw`. Installed with apt when running as root; otherwise listed for the user to install.
+APT_PACKAGES="cmake g++ pkg-config libopencv-imgproc-dev libopencv-imgcodecs-dev libpolyclipping-dev nlohmann-json3-dev fonts-wqy-microhei"
+missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: apt-get install $missing"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  else
+    echo "setup: please install these Debian packages (needed by the C++ core tests): $missing" >&2
+  fi
 fi
 
 "$PY" -m venv "$VENV"

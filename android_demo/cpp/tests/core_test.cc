@@ -1,0 +1,155 @@
+// Replays the model outputs the Python runtime recorded on real images through the C++ core and checks that
+// the core builds the same inputs (within tolerance), calls the models in the same order, and ends with the
+// same boxes (within 1 px) and identical texts. Usage: core_test GOLDEN_DIR
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "ocr_core.h"
+
+using edge_ocr::Tensor;
+
+namespace {
+
+Tensor ReadTensor(const std::string& path, const std::vector<int64_t>& shape) {
+  Tensor t{shape, {}};
+  t.data.resize(t.numel());
+  std::ifstream f(path, std::ios::binary);
+  if (!f.read(reinterpret_cast<char*>(t.data.data()), static_cast<std::streamsize>(t.data.size() * sizeof(float))))
+    throw std::runtime_error("cannot read " + path);
+  return t;
+}
+
+struct Call {
+  std::string in, out;
+  std::vector<int64_t> in_shape, out_shape;
+};
+
+class ReplayEngine : public edge_ocr::Engine {
+ public:
+  ReplayEngine(std::string name, std::string dir, float tol) : name_(std::move(name)), dir_(std::move(dir)), tol_(tol) {}
+  void Add(const Call& call) { calls_.push_back(call); }
+  Tensor Run(const Tensor& input) override {
+    if (calls_.empty()) throw std::runtime_error(name_ + ": the core made more calls than the Python runtime");
+    Call call = calls_.front();
+    calls_.pop_front();
+    if (input.shape != call.in_shape) throw std::runtime_error(name_ + ": input shape differs from the Python runtime's");
+    Tensor expected = ReadTensor(dir_ + "/" + call.in, call.in_shape);
+    double worst = 0;
+    size_t off = 0;
+    for (size_t i = 0; i < expected.data.size(); ++i) {
+      const double d = std::fabs(expected.data[i] - input.data[i]);
+      worst = std::max(worst, d);
+      off += d > tol_;
+    }
+    max_diff = std::max(max_diff, worst);
+    // OpenCV builds may round a few resized/warped pixels differently; more than 1% of values off is a real drift.
+    if (off > expected.data.size() / 100)
+      throw std::runtime_error(name_ + ": " + std::to_string(off) + " input values differ from the Python runtime's");
+    return ReadTensor(dir_ + "/" + call.out, call.out_shape);
+  }
+  bool Done() const { return calls_.empty(); }
+  double max_diff = 0;
+
+ private:
+  std::string name_, dir_;
+  float tol_;
+  std::deque<Call> calls_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: core_test GOLDEN_DIR\n";
+    return 2;
+  }
+  const std::string golden = argv[1];
+  int passed = 0, failed = 0;
+  auto fail = [&](const std::string& what) {
+    std::cout << "FAIL " << what << "\n";
+    ++failed;
+  };
+  // The manifest and dictionary of a real bundle drive every parameter.
+  edge_ocr::Manifest manifest = edge_ocr::LoadManifest(golden);
+  auto charset = edge_ocr::LoadCharset(golden + "/" + manifest.dictionary_file.substr(golden.size() + 1),
+                                       manifest.params.use_space_char);
+  try {
+    edge_ocr::CheckOptVersion(manifest, "v0.0-other", false);
+    fail("opt version check accepted a mismatched runtime");
+  } catch (const std::runtime_error&) {
+    ++passed;
+  }
+  edge_ocr::CheckOptVersion(manifest, manifest.opt_version, false);
+  edge_ocr::CheckOptVersion(manifest, "v0.0-other", true);
+
+  nlohmann::json index;
+  std::ifstream(golden + "/cases.json") >> index;
+  for (const auto& name : index) {
+    const std::string dir = golden + "/" + name.get<std::string>();
+    nlohmann::json meta;
+    std::ifstream(dir + "/meta.json") >> meta;
+    std::map<std::string, std::shared_ptr<ReplayEngine>> engines;
+    for (const char* role : {"det", "cls", "rec"}) engines[role] = std::make_shared<ReplayEngine>(role, dir, 0.02f);
+    for (const auto& c : meta["calls"]) {
+      engines[c["model"]]->Add({c["in"], c["out"], c["in_shape"].get<std::vector<int64_t>>(),
+                                c["out_shape"].get<std::vector<int64_t>>()});
+    }
+    cv::Mat image = cv::imread(dir + "/image.png", cv::IMREAD_COLOR);
+    edge_ocr::Pipeline pipeline(manifest.params, engines["det"], engines["cls"], engines["rec"], charset);
+    std::vector<edge_ocr::Line> lines;
+    try {
+      lines = pipeline.Run(image);
+    } catch (const std::exception& e) {
+      fail(name.get<std::string>() + ": " + e.what());
+      continue;
+    }
+    bool ok = true;
+    for (const auto& [role, engine] : engines) {
+      if (!engine->Done()) {
+        fail(name.get<std::string>() + ": " + role + " was called fewer times than in Python");
+        ok = false;
+      }
+    }
+    const auto& expected = meta["lines"];
+    if (expected.size() != lines.size()) {
+      fail(name.get<std::string>() + ": " + std::to_string(lines.size()) + " lines, Python has " +
+           std::to_string(expected.size()));
+      continue;
+    }
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const auto& e = expected[i];
+      if (e["text"].get<std::string>() != lines[i].text) {
+        fail(name.get<std::string>() + ": text '" + lines[i].text + "' vs '" + e["text"].get<std::string>() + "'");
+        ok = false;
+      }
+      for (int k = 0; k < 4; ++k) {
+        const float dx = std::fabs(lines[i].box[k].x - e["box"][k][0].get<float>());
+        const float dy = std::fabs(lines[i].box[k].y - e["box"][k][1].get<float>());
+        if (dx > 1.0f || dy > 1.0f) {
+          fail(name.get<std::string>() + ": box corner off by more than 1 px");
+          ok = false;
+          break;
+        }
+      }
+      if (std::fabs(lines[i].score - e["score"].get<float>()) > 1e-4f) {
+        fail(name.get<std::string>() + ": score differs");
+        ok = false;
+      }
+    }
+    if (ok) {
+      ++passed;
+      std::cout << "ok   " << name.get<std::string>() << ": " << lines.size() << " lines, max input diff det "
+                << engines["det"]->max_diff << " rec " << engines["rec"]->max_diff << "\n";
+    }
+  }
+  std::cout << passed << " passed, " << failed << " failed\n";
+  return failed ? 1 : 0;
+}
