@@ -91,13 +91,13 @@ def compare(reference: list[dict], ours: list[dict], box_tol: float = 2.0) -> di
     }
 
 
-class PaddleOCRPeer:
-    """PaddleOCR 2.8.1 in its own venv and process, answering one image at a time."""
+class PeerProcess:
+    """A peer OCR system in its own venv and process (benchmarks/peers/*_runner.py), one image at a time."""
 
-    def __init__(self, models: str, threads: int) -> None:
-        runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "paddleocr_runner.py")
-        self.proc = subprocess.Popen([peer_python("paddleocr"), runner, "--models", models, "--threads", str(threads)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    def __init__(self, peer: str, models: str, threads: int, *extra: str) -> None:
+        runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", f"{peer}_runner.py")
+        self.proc = subprocess.Popen([peer_python(peer), runner, "--models", models, "--threads", str(threads),
+                                      *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         self._read("@@READY")
 
     def _read(self, marker: str) -> str:
@@ -149,7 +149,7 @@ def main() -> None:
     if args.limit:
         images = images[: args.limit]
 
-    peer = PaddleOCRPeer(models, args.threads)
+    peer = PeerProcess("paddleocr", models, args.threads)
     ours = OCRPipeline.from_models(models, engine="paddle", threads=args.threads)
     pool = PipelinePool(lambda: OCRPipeline.from_models(models, engine="paddle", threads=1), args.threads)
     pool.warm_up()

@@ -14,7 +14,7 @@ for peer in "${@:-paddleocr}"; do
   "$venv/bin/python" -m pip install --quiet --upgrade pip
   case "$peer" in
     paddleocr) "$venv/bin/python" -m pip install --quiet "paddlepaddle==2.6.2" "paddleocr==2.8.1" "numpy<2" ;;
-    rapidocr) "$venv/bin/python" -m pip install --quiet "rapidocr-onnxruntime" "paddle2onnx==1.2.11" "paddlepaddle==2.6.2" "numpy<2" ;;
+    rapidocr) "$venv/bin/python" -m pip install --quiet "rapidocr-onnxruntime==1.4.4" "paddle2onnx==1.2.11" "paddlepaddle==2.6.2" "numpy<2" ;;
     *) echo "unknown peer $peer" >&2; exit 2 ;;
   esac
   touch "$venv/.ok"
