@@ -66,3 +66,62 @@ def op_counts(model_dir: str) -> dict[str, int]:
     for op in load_program_desc(model_dir).blocks[0].ops:
         counts[op.type] = counts.get(op.type, 0) + 1
     return counts
+
+
+def complexity(model_dir: str, input_shape: tuple[int, ...]) -> dict:
+    """Multiply-accumulates, FLOPs (2 × MACs) and parameters of an inference model at a fixed input shape.
+
+    Shapes come from one real forward pass (Paddle's static executor fetching every weighted op's tensors), so
+    dynamic dimensions are resolved exactly. Counted: conv2d, depthwise_conv2d, conv2d_transpose, mul/matmul(_v2),
+    and the LSTM (rnn op: 4·H·(I+H) per step and direction); element-wise ops and activations are left out.
+    """
+    import numpy as np
+
+    from .ptq import static_mode
+
+    with static_mode() as paddle:
+        executor = paddle.static.Executor(paddle.CPUPlace())
+        scope = paddle.static.Scope()
+        with paddle.static.scope_guard(scope):
+            program, feeds, _ = paddle.static.load_inference_model(os.path.join(model_dir, "inference"), executor)
+            block = program.global_block()
+            ops = [op for op in block.ops if op.type in _WEIGHT_SLOTS or op.type == "rnn"]
+            wanted = ("Input", "Output", "Out", "Y")
+            names = sorted({n for op in ops for slot in wanted
+                            for n in (op.input(slot) if slot in op.input_names else [])
+                            + (op.output(slot) if slot in op.output_names else [])
+                            if not block.var(n).persistable})
+            values = executor.run(program, feed={feeds[0]: np.zeros(input_shape, np.float32)}, fetch_list=names)
+            shapes = {n: v.shape for n, v in zip(names, values) if v is not None}
+            params = sum(int(np.prod(block.var(n).shape)) for n in block.vars
+                         if block.var(n).persistable and n not in ("feed", "fetch"))
+    macs_by_type: dict[str, int] = {}
+    for op in ops:
+        if op.type in ("conv2d", "depthwise_conv2d"):
+            w = block.var(op.input("Filter")[0]).shape
+            out = shapes[op.output("Output")[0]]
+            macs = int(np.prod(out)) * int(np.prod(w[1:]))
+        elif op.type == "conv2d_transpose":
+            w = block.var(op.input("Filter")[0]).shape
+            x = shapes[op.input("Input")[0]]
+            macs = int(np.prod(x)) * int(np.prod(w[1:]))
+        elif op.type in ("mul", "matmul", "matmul_v2"):
+            y_name = op.input("Y")[0]
+            y = block.var(y_name).shape if block.var(y_name).persistable else shapes[y_name]
+            out = shapes[op.output("Out")[0]]
+            macs = int(np.prod(out)) * int(y[-2])
+        elif op.type == "rnn":
+            x = shapes[op.input("Input")[0]]  # [T, N, I]
+            hidden = op.attr("hidden_size")
+            dirs = 2 if op.attr("is_bidirec") else 1
+            steps, batch, size = x
+            macs = 0
+            for _ in range(op.attr("num_layers")):
+                macs += steps * batch * dirs * 4 * hidden * (size + hidden)
+                size = hidden * dirs
+        else:
+            continue
+        macs_by_type[op.type] = macs_by_type.get(op.type, 0) + macs
+    total = sum(macs_by_type.values())
+    return {"input_shape": list(input_shape), "macs": total, "flops": 2 * total, "params": params,
+            "macs_by_op_type": macs_by_type}

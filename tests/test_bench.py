@@ -67,3 +67,14 @@ def test_bench_quick_run_and_merge(models_dir, test_images, tmp_path):
     assert first["ms"]["e2e"]["n"] == 2 and first["peak_rss_mb"] > 50 and first["size_bytes"] > 10_000_000
     assert (tmp_path / "b.md").read_text().startswith("# edge-ocr bench")
     assert (tmp_path / "b-latency.png").exists()
+
+
+def test_model_complexity_of_the_official_models(models_dir):
+    from quantize.program import complexity
+
+    det = complexity(f"{models_dir}/ch_PP-OCRv2_det_infer", (1, 3, 544, 960))
+    rec = complexity(f"{models_dir}/ch_PP-OCRv2_rec_infer", (1, 3, 32, 320))
+    assert det["params"] == 2_296_317 // 4 or abs(det["params"] * 4 - 2_296_317) < 20_000  # fp32 weights file
+    assert 2.0e9 < det["macs"] < 3.0e9 and det["flops"] == 2 * det["macs"]
+    assert rec["macs_by_op_type"]["rnn"] == 80 * 2 * 4 * 64 * (512 + 64) + 80 * 2 * 4 * 64 * (128 + 64)
+    assert rec["macs_by_op_type"]["matmul_v2"] >= 80 * 96 * 6625

@@ -59,6 +59,22 @@ def headline_from(path: str) -> dict:
             "rec_accuracy": data.get("rec", {}).get("accuracy")}
 
 
+COMPLEXITY_INPUTS = {"det": (1, 3, 544, 960), "cls": (1, 3, 48, 192), "rec": (1, 3, 32, 320)}
+
+
+def model_complexity(models_dir: str | None) -> dict:
+    """MACs/FLOPs/params of the FP32 models at the stated input sizes (host side: needs paddle)."""
+    try:
+        from quantize.program import complexity
+    except ImportError:
+        return {}
+    from ..models import default_models, resolve_models
+
+    paths = resolve_models(models_dir or default_models())
+    return {role: complexity(getattr(paths, role), shape) for role, shape in COMPLEXITY_INPUTS.items()
+            if getattr(paths, role)}
+
+
 def run_bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -93,11 +109,12 @@ def run_bench(args: argparse.Namespace) -> int:
         for entry in other.get("results", []):
             entry["name"] = f"{entry['name']} @ {other['machine']['cpu'] or other['machine']['arch']}"
             results.append(entry)
+    complexity = model_complexity(args.models) if args.engines else {}
     machine = machine_info()
     created = datetime.datetime.now().isoformat(timespec="seconds")
     report = {"created": created, "machine": machine, "command": "edge-ocr " + " ".join(sys.argv[1:]),
               "settings": {"images": len(images), "warmup": warmup, "repeats": repeats, "threads": args.threads},
-              "results": results}
+              "results": results, "complexity": complexity}
     repo_results = os.path.join(os.getcwd(), "benchmarks", "results")
     out_dir = args.out_dir or (repo_results if os.path.isdir(repo_results) else ".")
     os.makedirs(out_dir, exist_ok=True)

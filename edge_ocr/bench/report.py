@@ -48,6 +48,13 @@ def to_markdown(report: dict) -> str:
             f"{_ms(entry, 'det')} | {_ms(entry, 'cls')} | {_ms(entry, 'rec')} | {entry['load_ms']:.0f} | "
             f"{entry['peak_rss_mb']:.0f} | {entry['size_bytes'] / 1e6:.2f} | {pct('det_hmean')} | {pct('e2e_hmean')} | "
             f"{pct('rec_accuracy')} |")
+    if report.get("complexity"):
+        out += ["", "FP32 model complexity (one forward pass at the stated input; FLOPs = 2 × multiply-accumulates of "
+                "convolutions, matmuls and the LSTM):", "",
+                "| model | input | GFLOPs | parameters (M) |", "|---|---|---|---|"]
+        for role, c in report["complexity"].items():
+            shape = "×".join(str(d) for d in c["input_shape"][1:])
+            out.append(f"| {role} | {shape} | {c['flops'] / 1e9:.3f} | {c['params'] / 1e6:.3f} |")
     out += ["", "## Against the PP-OCRv2 paper", "",
             f"Published CPU figures: {PAPER_CPU['cpu']}, {PAPER_CPU['threads']} threads, {PAPER_CPU['engine']}, on "
             f"{PAPER_CPU['data']}. Here: {m['cpu']}, ICDAR 2015 test images (1280×720, English). Hmean is not "
