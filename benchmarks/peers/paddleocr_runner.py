@@ -6,11 +6,11 @@ image path per stdin line and answers one line ``@@RESULT {"image", "lines", "ms
 """
 
 import argparse
-import json
 import logging
 import os
-import sys
 import time
+
+from serve import serve
 
 
 def build(models: str, threads: int):
@@ -43,19 +43,7 @@ def main() -> None:
     parser.add_argument("--models", required=True, help="folder laid out like ../shared/models/ppocrv2")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    start = time.perf_counter()
-    ocr = build(args.models, args.threads)
-    load_ms = (time.perf_counter() - start) * 1000
-    print("@@READY", flush=True)
-    for line in sys.stdin:
-        path = line.rstrip("\n")
-        if not path:
-            break
-        print("@@RESULT " + json.dumps(ocr_one(ocr, path)), flush=True)
-    import resource
-
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("@@STATS " + json.dumps({"load_ms": load_ms, "peak_rss_mb": peak_mb}), flush=True)
+    serve(lambda: build(args.models, args.threads), ocr_one)
 
 
 if __name__ == "__main__":

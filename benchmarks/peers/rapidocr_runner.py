@@ -7,13 +7,13 @@ ImageNet normalisation for det, box_thresh 0.6, unclip 1.5, no dilation, rec 3x3
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import time
 
 import yaml
+from serve import serve
 
 MODELS = {"Det": "ch_PP-OCRv2_det_infer", "Cls": "ch_ppocr_mobile_v2.0_cls_infer", "Rec": "ch_PP-OCRv2_rec_infer"}
 
@@ -50,30 +50,22 @@ def build(models: str, threads: int, cache: str):
     return RapidOCR(config_path=path)
 
 
+def ocr_one(engine, path: str) -> dict:
+    start = time.perf_counter()
+    result, _ = engine(path)
+    ms = (time.perf_counter() - start) * 1000
+    lines = [{"box": [[int(round(x)), int(round(y))] for x, y in box], "text": text, "score": float(score)}
+             for box, text, score in (result or [])]
+    return {"image": path, "lines": lines, "ms": ms}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", required=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", required=True, help="where the ONNX models and config are kept")
     args = parser.parse_args()
-    start = time.perf_counter()
-    engine = build(args.models, args.threads, args.cache)
-    load_ms = (time.perf_counter() - start) * 1000
-    print("@@READY", flush=True)
-    for line in sys.stdin:
-        path = line.rstrip("\n")
-        if not path:
-            break
-        start = time.perf_counter()
-        result, _ = engine(path)
-        ms = (time.perf_counter() - start) * 1000
-        lines = [{"box": [[int(round(x)), int(round(y))] for x, y in box], "text": text, "score": float(score)}
-                 for box, text, score in (result or [])]
-        print("@@RESULT " + json.dumps({"image": path, "lines": lines, "ms": ms}), flush=True)
-    import resource
-
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("@@STATS " + json.dumps({"load_ms": load_ms, "peak_rss_mb": peak_mb}), flush=True)
+    serve(lambda: build(args.models, args.threads, args.cache), ocr_one)
 
 
 if __name__ == "__main__":
