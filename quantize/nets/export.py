@@ -1,0 +1,27 @@
+"""Save a dygraph network with the official weights as an inference model (``paddle.jit.save``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from edge_ocr.atomic import replace_dir
+
+
+def save_inference_model(net, out_dir: str, input_shape: list[int | None]) -> str:
+    """Write ``out_dir/inference.pdmodel`` and ``.pdiparams`` for ``net`` in eval mode, atomically."""
+    import paddle
+
+    net.eval()
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".jit-", dir=parent)
+    try:
+        spec = [paddle.static.InputSpec(shape=input_shape, dtype="float32", name="x")]
+        paddle.jit.save(net, os.path.join(work, "inference"), input_spec=spec)
+        replace_dir(work, out_dir)
+    finally:
+        if os.path.isdir(work):
+            shutil.rmtree(work, ignore_errors=True)
+    return out_dir
