@@ -44,3 +44,52 @@ def test_weight_import_names_mismatches(models_dir):
         import_weights(ClsMobileNetV3(num_classes=3), os.path.join(models_dir, "ch_ppocr_mobile_v2.0_cls_infer"))
     with pytest.raises(EdgeOCRError, match="does not match program tensor"):
         import_weights(ClsMobileNetV3(), os.path.join(models_dir, "ch_PP-OCRv2_rec_infer"))
+
+
+def test_rec_network_reproduces_the_official_model(models_dir, shared, tmp_path):
+    import paddle
+
+    from quantize.calibration import rec_calibration
+    from quantize.nets.export import save_inference_model
+    from quantize.nets.rec_lcnet_crnn import RecCRNN
+    from quantize.nets.weights import import_weights
+
+    official = os.path.join(models_dir, "ch_PP-OCRv2_rec_infer")
+    net = RecCRNN()
+    import_weights(net, official)
+    net.eval()
+    batches = rec_calibration(os.path.join(shared, "data", "ic15_rec", "rec_gt_train.txt"), limit=12)
+    reference = create_engine(official, "paddle")
+    for batch in batches:
+        assert np.abs(reference.run(batch) - net(paddle.to_tensor(batch)).numpy()).max() < 1e-4
+    exported = save_inference_model(net, str(tmp_path / "rec"), [None, 3, 32, None])
+    assert np.abs(reference.run(batches[0]) - create_engine(exported, "paddle").run(batches[0])).max() < 1e-4
+
+
+def test_det_network_and_nets_export_round_trip(models_dir, test_images, tmp_path):
+    import cv2
+    import paddle
+
+    from edge_ocr import OCRPipeline
+    from edge_ocr.config import DetParams
+    from edge_ocr.det import preprocess_det
+    from quantize.nets.registry import load_official
+    from tests.conftest import run_cli
+
+    net = load_official("det", models_dir)
+    net.eval()
+    x = preprocess_det(cv2.imread(os.path.join(test_images, "img_11.jpg")), DetParams())
+    official = create_engine(os.path.join(models_dir, "ch_PP-OCRv2_det_infer"), "paddle").run(x)
+    assert np.abs(official - net(paddle.to_tensor(x)).numpy()).max() < 1e-4
+    net.train()
+    maps = net(paddle.to_tensor(x))
+    assert set(maps) == {"shrink", "threshold", "binary"} and maps["binary"].shape == [1, 1, 544, 960]
+
+    out = tmp_path / "exported"
+    proc = run_cli("nets", "export", "--init", models_dir, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(os.listdir(out)) == sorted(os.listdir(models_dir))
+    ours, theirs = OCRPipeline.from_models(str(out)), OCRPipeline.from_models(models_dir)
+    for name in ("img_11.jpg", "img_13.jpg", "img_108.jpg"):
+        path = os.path.join(test_images, name)
+        assert [line.text for line in ours.ocr_file(path).lines] == [line.text for line in theirs.ocr_file(path).lines]

@@ -9,6 +9,7 @@ mismatch, a program tensor left over or a network tensor left without a value is
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
@@ -41,12 +42,52 @@ def program_tensors(model_dir: str) -> list[tuple[str, np.ndarray]]:
             return [(name, np.array(scope.find_var(name).get_tensor())) for name in order]
 
 
-def import_weights(net, model_dir: str) -> dict[str, str]:
-    """Copy the official weights into ``net``; returns network name -> program name."""
+_LSTM_NAME = re.compile(r"^(.*?)(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$")
+
+
+def network_tensors(net, skip: tuple[str, ...] = ()) -> list[tuple[str, object]]:
+    """The network's parameters and buffers in program order.
+
+    Registration order, with aliases dropped (an ``nn.LSTM`` lists each tensor twice), and each LSTM's tensors
+    reordered as the ``rnn`` op's WeightList holds them: every weight (layer, direction, ih before hh), then every
+    bias in the same order.
+    """
+    seen, items = set(), []
+    for name, tensor in net.state_dict().items():
+        key = getattr(tensor, "name", None) or id(tensor)
+        if key in seen or ".cell_fw." in name or ".cell_bw." in name or name.startswith(skip):
+            continue
+        seen.add(key)
+        items.append((name, tensor))
+    out, i = [], 0
+    while i < len(items):
+        match = _LSTM_NAME.match(items[i][0])
+        if not match:
+            out.append(items[i])
+            i += 1
+            continue
+        j = i
+        while j < len(items) and (m := _LSTM_NAME.match(items[j][0])) and m.group(1) == match.group(1):
+            j += 1
+
+        def order(item):
+            m = _LSTM_NAME.match(item[0])
+            return (m.group(2) == "bias", int(m.group(4)), m.group(5) is not None, m.group(3) == "hh")
+
+        out += sorted(items[i:j], key=order)
+        i = j
+    return out
+
+
+def import_weights(net, model_dir: str, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Copy the official weights into ``net``; returns network name -> program name.
+
+    ``skip``: name prefixes of training-only layers that the inference program does not contain.
+    """
     import paddle
 
     source = program_tensors(model_dir)
-    targets = list(net.state_dict().items())
+    targets = network_tensors(net, skip)
     mapping = {}
     for i, (name, tensor) in enumerate(targets):
         if i >= len(source):

@@ -1,0 +1,103 @@
+"""Text recognizer: PP-LCNet-style MobileNetV1-enhanced ×0.5 backbone, BiLSTM encoder, CTC head with a middle FC.
+
+Read off the official program (``ch_PP-OCRv2_rec_infer/inference.pdmodel``): a 3×3 stride-2 stem, depthwise
+separable blocks (depthwise k×k + BN + hard-swish, optional squeeze-excite, pointwise 1×1 + BN + hard-swish) whose
+strides (2, 1) halve only the height, a final 2×2 max pool to height 1, a 2-layer bidirectional LSTM (hidden 64),
+then FC 128→96 and FC 96→6625 (CTC classes: blank + 6623 characters + space).
+Input 3×32×W; output N×(W/4)×6625 softmax in eval mode, logits (and the backbone features) in training mode.
+"""
+
+from __future__ import annotations
+
+import paddle
+from paddle import nn
+from paddle.nn import functional as F
+
+STEM_CHANNELS = 16
+# depthwise kernel, input channels, output channels, stride (h, w), squeeze-excite
+BLOCKS = [
+    (3, 16, 32, (1, 1), False),
+    (3, 32, 64, (1, 1), False),
+    (3, 64, 64, (1, 1), False),
+    (3, 64, 128, (2, 1), False),
+    (3, 128, 128, (1, 1), False),
+    (3, 128, 256, (2, 1), False),
+    (5, 256, 256, (1, 1), False),
+    (5, 256, 256, (1, 1), False),
+    (5, 256, 256, (1, 1), False),
+    (5, 256, 256, (1, 1), False),
+    (5, 256, 256, (1, 1), False),
+    (5, 256, 512, (2, 1), True),
+    (5, 512, 512, (1, 1), True),
+]
+LSTM_HIDDEN = 64
+MID_CHANNELS = 96
+NUM_CLASSES = 6625
+
+
+class ConvBNHardswish(nn.Layer):
+    def __init__(self, cin: int, cout: int, kernel: int, stride=1, groups: int = 1):
+        super().__init__()
+        self.conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=(kernel - 1) // 2, groups=groups,
+                              bias_attr=False)
+        self.bn = nn.BatchNorm2D(cout)
+
+    def forward(self, x):
+        return F.hardswish(self.bn(self.conv(x)))
+
+
+class SqueezeExcite(nn.Layer):
+    """Global average -> 1x1 (÷4) -> ReLU -> 1x1 -> hard sigmoid (slope 1/6, offset 0.5) -> scale."""
+
+    def __init__(self, channels: int, reduction: int = 4):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2D(1)
+        self.reduce = nn.Conv2D(channels, channels // reduction, 1)
+        self.expand = nn.Conv2D(channels // reduction, channels, 1)
+
+    def forward(self, x):
+        attention = F.relu(self.reduce(self.pool(x)))
+        return x * F.hardsigmoid(self.expand(attention), slope=1.0 / 6.0, offset=0.5)
+
+
+class DepthwiseSeparable(nn.Layer):
+    def __init__(self, kernel: int, cin: int, cout: int, stride, se: bool):
+        super().__init__()
+        self.depthwise = ConvBNHardswish(cin, cin, kernel, stride=stride, groups=cin)
+        self.se = SqueezeExcite(cin) if se else None
+        self.pointwise = ConvBNHardswish(cin, cout, 1)
+
+    def forward(self, x):
+        x = self.depthwise(x)
+        if self.se is not None:
+            x = self.se(x)
+        return self.pointwise(x)
+
+
+class RecBackbone(nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.stem = ConvBNHardswish(3, STEM_CHANNELS, 3, stride=2)
+        self.blocks = nn.Sequential(*[DepthwiseSeparable(*cfg) for cfg in BLOCKS])
+        self.pool = nn.MaxPool2D(kernel_size=2, stride=2, padding=0)
+        self.out_channels = BLOCKS[-1][2]
+
+    def forward(self, x):
+        return self.pool(self.blocks(self.stem(x)))
+
+
+class RecCRNN(nn.Layer):
+    def __init__(self, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        self.backbone = RecBackbone()
+        self.lstm = nn.LSTM(self.backbone.out_channels, LSTM_HIDDEN, num_layers=2, direction="bidirect")
+        self.fc_mid = nn.Linear(2 * LSTM_HIDDEN, MID_CHANNELS)
+        self.fc = nn.Linear(MID_CHANNELS, num_classes)
+
+    def forward(self, x, return_features: bool = False):
+        features = self.backbone(x)  # N x C x 1 x W/4
+        sequence = paddle.transpose(paddle.squeeze(features, axis=2), [0, 2, 1])  # N x T x C
+        encoded, _ = self.lstm(sequence)
+        logits = self.fc(self.fc_mid(encoded))
+        out = logits if self.training else F.softmax(logits, axis=2)
+        return (out, features) if return_features else out
