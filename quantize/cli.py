@@ -57,6 +57,36 @@ def run_nets_export(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("train")
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("train", help="fine-tune a PP-OCRv2 network from the official weights (rec for now)")
+    parser.add_argument("kind", choices=("rec",), help="which network (det and cls training: not yet)")
+    parser.add_argument("--train-labels", required=True)
+    parser.add_argument("--eval-labels", required=True)
+    parser.add_argument("--init", required=True, metavar="MODELS_DIR")
+    parser.add_argument("--out", required=True, metavar="DIR")
+    parser.add_argument("--distill", choices=("udml",), help="U-DML: two students with DML and feature distance")
+    parser.add_argument("--enhanced-ctc", action="store_true", help="add the centre loss of enhanced CTC")
+    parser.add_argument("--steps", type=positive_int, default=200)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--eval-every", type=positive_int, default=50)
+    parser.add_argument("--eval-limit", type=positive_int, help="first N eval samples")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.json")
+    parser.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .train_rec import RecTrainConfig, train_rec
+
+    config = RecTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
+                            distill=args.distill, enhanced_ctc=args.enhanced_ctc)
+    best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
+                     eval_limit=args.eval_limit)
+    print(f"best eval accuracy {best['accuracy']:.4f} at step {best.get('step')}; model in {args.out}/best")
+    return 0
+
+
 @command("sensitivity")
 def _add_sensitivity(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("sensitivity", help="rank layers by how much quantizing them hurts (det or rec)")

@@ -98,6 +98,7 @@ class RecCRNN(nn.Layer):
         features = self.backbone(x)  # N x C x 1 x W/4
         sequence = paddle.transpose(paddle.squeeze(features, axis=2), [0, 2, 1])  # N x T x C
         encoded, _ = self.lstm(sequence)
-        logits = self.fc(self.fc_mid(encoded))
+        mid = self.fc_mid(encoded)  # the features enhanced CTC pulls towards class centres
+        logits = self.fc(mid)
         out = logits if self.training else F.softmax(logits, axis=2)
-        return (out, features) if return_features else out
+        return (out, features, mid) if return_features else out
