@@ -73,6 +73,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-every", type=positive_int, default=50)
     parser.add_argument("--eval-limit", type=positive_int, help="first N eval samples")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.json")
+    parser.add_argument("--train-bn", action="store_true", help="update BatchNorm statistics (default: frozen)")
     parser.set_defaults(func=run_train)
 
 
@@ -80,7 +81,7 @@ def run_train(args: argparse.Namespace) -> int:
     from .train_rec import RecTrainConfig, train_rec
 
     config = RecTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-                            distill=args.distill, enhanced_ctc=args.enhanced_ctc)
+                            distill=args.distill, enhanced_ctc=args.enhanced_ctc, freeze_bn=not args.train_bn)
     best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
                      eval_limit=args.eval_limit)
     print(f"best eval accuracy {best['accuracy']:.4f} at step {best.get('step')}; model in {args.out}/best")

@@ -43,6 +43,18 @@ class RecTrainConfig:
     center_weight: float = 0.05
     seed: int = 0
     width: int = 320
+    freeze_bn: bool = True  # keep the official BatchNorm statistics: small CPU batches would move them
+
+
+def set_train(net, freeze_bn: bool) -> None:
+    """Training mode, with BatchNorm layers kept in eval mode (frozen running statistics) when ``freeze_bn``."""
+    import paddle
+
+    net.train()
+    if freeze_bn:
+        for layer in net.sublayers():
+            if isinstance(layer, paddle.nn.layer.norm._BatchNormBase):
+                layer.eval()
 
 
 def encode(text: str, index: dict[str, int]) -> list[int]:
@@ -88,7 +100,6 @@ def evaluate(net, data: RecData, charset: list[str], batch_size: int = 32) -> di
             probs = net(images).numpy()
             for (text, _), i in zip(ctc_greedy_decode(probs, charset), ids):
                 pairs.append((text, data.items[i][2]))
-    net.train()
     return score_recognition(pairs).to_dict()
 
 
@@ -142,8 +153,14 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     if not (resume and os.path.isfile(metrics_path)):
         with open(metrics_path, "w", newline="") as handle:
             csv.writer(handle).writerow(fields)
+        start_scores = evaluate(students[0], dev, charset)  # the official weights, as the reference
+        best = {**start_scores, "step": 0}
+        with open(metrics_path, "a", newline="") as handle:
+            csv.DictWriter(handle, fieldnames=fields).writerow(
+                {"step": 0, "loss": "", "lr": "", "eval_accuracy": start_scores["accuracy"],
+                 "eval_norm_edit_distance": start_scores["norm_edit_distance"]})
     for s in students:
-        s.train()
+        set_train(s, config.freeze_bn)
     order = list(range(len(train.items)))
     bar = tqdm(total=config.steps, initial=step, desc="train rec", disable=not progress)
     while step < config.steps:
@@ -177,8 +194,8 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
                 if scores["accuracy"] > best["accuracy"]:
                     best = {**scores, "step": step}
                     save_inference_model(students[0], os.path.join(out_dir, "best"), [None, 3, 32, None])
-                    for s in students:
-                        s.train()
+                for s in students:
+                    set_train(s, config.freeze_bn)
                 _checkpoint(out_dir, students, optimizer, step, best, config)
             with open(metrics_path, "a", newline="") as handle:
                 csv.DictWriter(handle, fieldnames=fields).writerow(row)
@@ -225,7 +242,8 @@ def _plot(metrics_path: str, out_png: str) -> None:
     if not rows:
         return
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows], label="train loss")
+    trained = [r for r in rows if r["loss"]]
+    ax.plot([int(r["step"]) for r in trained], [float(r["loss"]) for r in trained], label="train loss")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     evals = [r for r in rows if r["eval_accuracy"]]
