@@ -11,6 +11,8 @@ import paddle
 from paddle import nn
 from paddle.nn import functional as F
 
+from .layers import ConvBN, SqueezeExcite
+
 # kernel, expanded channels, output channels, squeeze-excite, activation, stride (h, w)
 BLOCKS = [
     (3, 8, 8, True, "relu", (2, 1)),
@@ -30,45 +32,13 @@ LAST_CHANNELS = 200
 NUM_CLASSES = 2
 
 
-def activation(name: str | None) -> nn.Layer:
-    return {"relu": nn.ReLU(), "hardswish": nn.Hardswish(), None: nn.Identity()}[name]
-
-
-class ConvBN(nn.Layer):
-    """Conv (no bias) + BatchNorm + activation."""
-
-    def __init__(self, cin: int, cout: int, kernel: int, stride=1, groups: int = 1, act: str | None = None):
-        super().__init__()
-        self.conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=(kernel - 1) // 2, groups=groups,
-                              bias_attr=False)
-        self.bn = nn.BatchNorm2D(cout)
-        self.act = activation(act)
-
-    def forward(self, x):
-        return self.act(self.bn(self.conv(x)))
-
-
-class SqueezeExcite(nn.Layer):
-    """Channel attention: global average -> 1x1 (÷4) -> ReLU -> 1x1 -> hard sigmoid (slope 0.2, offset 0.5)."""
-
-    def __init__(self, channels: int, reduction: int = 4):
-        super().__init__()
-        self.pool = nn.AdaptiveAvgPool2D(1)
-        self.reduce = nn.Conv2D(channels, channels // reduction, 1)
-        self.expand = nn.Conv2D(channels // reduction, channels, 1)
-
-    def forward(self, x):
-        attention = F.relu(self.reduce(self.pool(x)))
-        return x * F.hardsigmoid(self.expand(attention), slope=0.2, offset=0.5)
-
-
 class InvertedResidual(nn.Layer):
     def __init__(self, cin: int, kernel: int, expanded: int, cout: int, se: bool, act: str, stride):
         super().__init__()
         self.residual = cin == cout and tuple(stride) == (1, 1)
         self.expand = ConvBN(cin, expanded, 1, act=act)
         self.depthwise = ConvBN(expanded, expanded, kernel, stride=stride, groups=expanded, act=act)
-        self.se = SqueezeExcite(expanded) if se else None
+        self.se = SqueezeExcite(expanded, slope=0.2) if se else None
         self.project = ConvBN(expanded, cout, 1)
 
     def forward(self, x):

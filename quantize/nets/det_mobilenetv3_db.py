@@ -15,6 +15,8 @@ import paddle
 from paddle import nn
 from paddle.nn import functional as F
 
+from .layers import ConvBN
+
 STEM_CHANNELS = 8
 # kernel, expanded channels, output channels, activation, stride
 BLOCKS = [
@@ -39,22 +41,6 @@ LAST_CHANNELS = 480
 NECK_CHANNELS = 96
 DB_K = 50
 TRAIN_ONLY = ("head.thresh.",)  # not in the inference program
-
-
-def activation(name: str | None) -> nn.Layer:
-    return {"relu": nn.ReLU(), "hardswish": nn.Hardswish(), None: nn.Identity()}[name]
-
-
-class ConvBN(nn.Layer):
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, act: str | None = None):
-        super().__init__()
-        self.conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=(kernel - 1) // 2, groups=groups,
-                              bias_attr=False)
-        self.bn = nn.BatchNorm2D(cout)
-        self.act = activation(act)
-
-    def forward(self, x):
-        return self.act(self.bn(self.conv(x)))
 
 
 class InvertedResidual(nn.Layer):

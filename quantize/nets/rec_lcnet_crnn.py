@@ -13,6 +13,8 @@ import paddle
 from paddle import nn
 from paddle.nn import functional as F
 
+from .layers import ConvBN, SqueezeExcite
+
 STEM_CHANNELS = 16
 # depthwise kernel, input channels, output channels, stride (h, w), squeeze-excite
 BLOCKS = [
@@ -35,37 +37,12 @@ MID_CHANNELS = 96
 NUM_CLASSES = 6625
 
 
-class ConvBNHardswish(nn.Layer):
-    def __init__(self, cin: int, cout: int, kernel: int, stride=1, groups: int = 1):
-        super().__init__()
-        self.conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=(kernel - 1) // 2, groups=groups,
-                              bias_attr=False)
-        self.bn = nn.BatchNorm2D(cout)
-
-    def forward(self, x):
-        return F.hardswish(self.bn(self.conv(x)))
-
-
-class SqueezeExcite(nn.Layer):
-    """Global average -> 1x1 (÷4) -> ReLU -> 1x1 -> hard sigmoid (slope 1/6, offset 0.5) -> scale."""
-
-    def __init__(self, channels: int, reduction: int = 4):
-        super().__init__()
-        self.pool = nn.AdaptiveAvgPool2D(1)
-        self.reduce = nn.Conv2D(channels, channels // reduction, 1)
-        self.expand = nn.Conv2D(channels // reduction, channels, 1)
-
-    def forward(self, x):
-        attention = F.relu(self.reduce(self.pool(x)))
-        return x * F.hardsigmoid(self.expand(attention), slope=1.0 / 6.0, offset=0.5)
-
-
 class DepthwiseSeparable(nn.Layer):
     def __init__(self, kernel: int, cin: int, cout: int, stride, se: bool):
         super().__init__()
-        self.depthwise = ConvBNHardswish(cin, cin, kernel, stride=stride, groups=cin)
-        self.se = SqueezeExcite(cin) if se else None
-        self.pointwise = ConvBNHardswish(cin, cout, 1)
+        self.depthwise = ConvBN(cin, cin, kernel, stride=stride, groups=cin, act="hardswish")
+        self.se = SqueezeExcite(cin, slope=1.0 / 6.0) if se else None
+        self.pointwise = ConvBN(cin, cout, 1, act="hardswish")
 
     def forward(self, x):
         x = self.depthwise(x)
@@ -77,7 +54,7 @@ class DepthwiseSeparable(nn.Layer):
 class RecBackbone(nn.Layer):
     def __init__(self):
         super().__init__()
-        self.stem = ConvBNHardswish(3, STEM_CHANNELS, 3, stride=2)
+        self.stem = ConvBN(3, STEM_CHANNELS, 3, stride=2, act="hardswish")
         self.blocks = nn.Sequential(*[DepthwiseSeparable(*cfg) for cfg in BLOCKS])
         self.pool = nn.MaxPool2D(kernel_size=2, stride=2, padding=0)
         self.out_channels = BLOCKS[-1][2]
