@@ -59,13 +59,16 @@ def run_nets_export(args: argparse.Namespace) -> int:
 
 @command("train")
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("train", help="fine-tune a PP-OCRv2 network from the official weights (rec for now)")
-    parser.add_argument("kind", choices=("rec",), help="which network (det and cls training: not yet)")
+    parser = sub.add_parser("train", help="fine-tune a PP-OCRv2 network (det or rec) from the official weights")
+    parser.add_argument("kind", choices=("det", "rec"), help="which network (cls training: not yet)")
     parser.add_argument("--train-labels", required=True)
     parser.add_argument("--eval-labels", required=True)
     parser.add_argument("--init", required=True, metavar="MODELS_DIR")
     parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument("--distill", choices=("udml",), help="U-DML: two students with DML and feature distance")
+    parser.add_argument("--distill", choices=("udml", "cml"),
+                        help="rec: udml (two students, DML + feature distance); det: cml (teacher + two students)")
+    parser.add_argument("--copy-paste", action="store_true", help="det: CopyPaste augmentation")
+    parser.add_argument("--size", type=positive_int, default=640, help="det: training crop size")
     parser.add_argument("--enhanced-ctc", action="store_true", help="add the centre loss of enhanced CTC")
     parser.add_argument("--steps", type=positive_int, default=200)
     parser.add_argument("--batch-size", type=positive_int, default=16)
@@ -78,13 +81,27 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .train_rec import RecTrainConfig, train_rec
+    common = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
+                  distill=args.distill, freeze_bn=not args.train_bn)
+    if args.kind == "det":
+        from .train_det import DetTrainConfig, train_det
 
-    config = RecTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-                            distill=args.distill, enhanced_ctc=args.enhanced_ctc, freeze_bn=not args.train_bn)
-    best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
-                     eval_limit=args.eval_limit)
-    print(f"best eval accuracy {best['accuracy']:.4f} at step {best.get('step')}; model in {args.out}/best")
+        if args.distill not in (None, "cml"):
+            raise EdgeOCRError("the detector trains with --distill cml")
+        config = DetTrainConfig(copy_paste=args.copy_paste, size=args.size, **common)
+        best = train_det(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
+                         eval_limit=args.eval_limit)
+        metric = f"det Hmean {best['hmean']:.4f}"
+    else:
+        from .train_rec import RecTrainConfig, train_rec
+
+        if args.distill not in (None, "udml"):
+            raise EdgeOCRError("the recognizer trains with --distill udml")
+        config = RecTrainConfig(enhanced_ctc=args.enhanced_ctc, **common)
+        best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
+                         eval_limit=args.eval_limit)
+        metric = f"word accuracy {best['accuracy']:.4f}"
+    print(f"best eval {metric} at step {best.get('step')}; model in {args.out}/best (if it beat step 0)")
     return 0
 
 

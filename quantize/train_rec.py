@@ -10,8 +10,6 @@ than one trainer is running).
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import os
 import random
@@ -26,6 +24,8 @@ from edge_ocr.evaluation.labels import read_rec_labels
 from edge_ocr.evaluation.metrics import score_recognition
 from edge_ocr.images import load_image
 from edge_ocr.rec import ctc_greedy_decode, load_charset
+
+from .training import TrainLog, make_optimizer, restore, save_checkpoint, set_train
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +44,6 @@ class RecTrainConfig:
     seed: int = 0
     width: int = 320
     freeze_bn: bool = True  # keep the official BatchNorm statistics: small CPU batches would move them
-
-
-def set_train(net, freeze_bn: bool) -> None:
-    """Training mode, with BatchNorm layers kept in eval mode (frozen running statistics) when ``freeze_bn``."""
-    import paddle
-
-    net.train()
-    if freeze_bn:
-        for layer in net.sublayers():
-            if isinstance(layer, paddle.nn.layer.norm._BatchNormBase):
-                layer.eval()
 
 
 def encode(text: str, index: dict[str, int]) -> list[int]:
@@ -129,36 +118,17 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
                                       default_initializer=paddle.nn.initializer.Constant(0.0))
     centers.stop_gradient = True
     params = [p for s in students for p in s.parameters()]
-    schedule = paddle.optimizer.lr.LinearWarmup(
-        paddle.optimizer.lr.CosineAnnealingDecay(config.lr, T_max=max(1, config.steps)),
-        warmup_steps=config.warmup_steps, start_lr=config.lr / 10, end_lr=config.lr)
-    optimizer = paddle.optimizer.Adam(schedule, parameters=params,
-                                      grad_clip=paddle.nn.ClipGradByGlobalNorm(config.clip_norm))
+    optimizer, schedule = make_optimizer(params, config)
     if paddle.distributed.get_world_size() > 1:
         paddle.distributed.init_parallel_env()
         students = [paddle.DataParallel(s) for s in students]
-    os.makedirs(out_dir, exist_ok=True)
-    state_path = os.path.join(out_dir, "checkpoint.json")
-    step, best = 0, {"accuracy": -1.0}
-    if resume and os.path.isfile(state_path):
-        with open(state_path) as handle:
-            state = json.load(handle)
-        step, best = state["step"], state["best"]
-        for i, s in enumerate(students):
-            s.set_state_dict(paddle.load(os.path.join(out_dir, f"student{i}.pdparams")))
-        optimizer.set_state_dict(paddle.load(os.path.join(out_dir, "optimizer.pdopt")))
-        log.info("resumed at step %d", step)
-    metrics_path = os.path.join(out_dir, "metrics.csv")
-    fields = ["step", "loss", "lr", "eval_accuracy", "eval_norm_edit_distance"]
-    if not (resume and os.path.isfile(metrics_path)):
-        with open(metrics_path, "w", newline="") as handle:
-            csv.writer(handle).writerow(fields)
+    log_file = TrainLog(out_dir, ["step", "loss", "lr", "eval_accuracy", "eval_norm_edit_distance"], resume)
+    step, best = restore(out_dir, students, optimizer) if resume else (0, None)
+    if best is None:
         start_scores = evaluate(students[0], dev, charset)  # the official weights, as the reference
         best = {**start_scores, "step": 0}
-        with open(metrics_path, "a", newline="") as handle:
-            csv.DictWriter(handle, fieldnames=fields).writerow(
-                {"step": 0, "loss": "", "lr": "", "eval_accuracy": start_scores["accuracy"],
-                 "eval_norm_edit_distance": start_scores["norm_edit_distance"]})
+        log_file.write(step=0, eval_accuracy=start_scores["accuracy"],
+                       eval_norm_edit_distance=start_scores["norm_edit_distance"])
     for s in students:
         set_train(s, config.freeze_bn)
     order = list(range(len(train.items)))
@@ -186,8 +156,7 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
             schedule.step()
             step += 1
             bar.update(1)
-            row = {"step": step, "loss": float(loss), "lr": optimizer.get_lr(), "eval_accuracy": "",
-                   "eval_norm_edit_distance": ""}
+            row = {"step": step, "loss": float(loss), "lr": optimizer.get_lr()}
             if step % config.eval_every == 0 or step == config.steps:
                 scores = evaluate(students[0], dev, charset)
                 row.update(eval_accuracy=scores["accuracy"], eval_norm_edit_distance=scores["norm_edit_distance"])
@@ -196,11 +165,10 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
                     save_inference_model(students[0], os.path.join(out_dir, "best"), [None, 3, 32, None])
                 for s in students:
                     set_train(s, config.freeze_bn)
-                _checkpoint(out_dir, students, optimizer, step, best, config)
-            with open(metrics_path, "a", newline="") as handle:
-                csv.DictWriter(handle, fieldnames=fields).writerow(row)
+                save_checkpoint(out_dir, students, optimizer, step, best, asdict(config))
+            log_file.write(**row)
     bar.close()
-    _plot(metrics_path, os.path.join(out_dir, "curve.png"))
+    log_file.plot("eval_accuracy")
     return best
 
 
@@ -215,43 +183,3 @@ def _update_centers(centers, features, logits, momentum: float = 0.9) -> None:
         for cls in np.unique(predicted[predicted != 0]):
             table[cls] = momentum * table[cls] + (1 - momentum) * feats[predicted == cls].mean(axis=0)
         centers.set_value(table)
-
-
-def _checkpoint(out_dir, students, optimizer, step, best, config) -> None:
-    import paddle
-
-    for i, s in enumerate(students):
-        paddle.save(s.state_dict(), os.path.join(out_dir, f"student{i}.pdparams"))
-    paddle.save(optimizer.state_dict(), os.path.join(out_dir, "optimizer.pdopt"))
-    tmp = os.path.join(out_dir, "checkpoint.json.tmp")
-    with open(tmp, "w") as handle:
-        json.dump({"step": step, "best": best, "config": asdict(config)}, handle)
-    os.replace(tmp, os.path.join(out_dir, "checkpoint.json"))
-
-
-def _plot(metrics_path: str, out_png: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    with open(metrics_path) as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
-        return
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    trained = [r for r in rows if r["loss"]]
-    ax.plot([int(r["step"]) for r in trained], [float(r["loss"]) for r in trained], label="train loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    evals = [r for r in rows if r["eval_accuracy"]]
-    if evals:
-        ax2 = ax.twinx()
-        ax2.plot([int(r["step"]) for r in evals], [float(r["eval_accuracy"]) for r in evals], "o-", color="C1",
-                 label="eval accuracy")
-        ax2.set_ylabel("eval word accuracy")
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)

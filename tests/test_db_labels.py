@@ -42,7 +42,7 @@ def test_db_loss_on_real_labels_decreases_with_training(models_dir, shared):
     from edge_ocr.det import normalize_to_chw
     from quantize.losses import db_loss
     from quantize.nets.registry import load_official
-    from quantize.train_rec import set_train
+    from quantize.training import set_train
 
     root = os.path.join(shared, "data", "icdar2015")
     path, boxes = open(os.path.join(root, "train_label.txt"), encoding="utf-8").readline().rstrip("\n").split("\t", 1)

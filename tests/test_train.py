@@ -46,3 +46,46 @@ def test_udml_and_resume(models_dir, tiny, tmp_path):
     train_rec(models_dir, tiny, tiny, out, config, resume=True, progress=False)
     assert json.load(open(os.path.join(out, "checkpoint.json")))["step"] == 4
     assert len(_losses(out)) == 4  # 2 steps, then 2 more after resuming
+
+
+@pytest.fixture(scope="module")
+def tiny_det(shared, tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny_det")
+    src = os.path.join(shared, "data", "icdar2015")
+    lines = open(os.path.join(src, "train_label.txt"), encoding="utf-8").read().splitlines()[:3]
+    with open(root / "train.txt", "w", encoding="utf-8") as handle:
+        for line in lines:
+            path, boxes = line.split("\t", 1)
+            handle.write(f"{os.path.join(src, path)}\t{boxes}\n")
+    return str(root / "train.txt")
+
+
+def test_det_cml_copy_paste_steps_and_resume(models_dir, tiny_det, tmp_path):
+    from quantize.train_det import DetTrainConfig, train_det
+
+    out = str(tmp_path / "det")
+    config = DetTrainConfig(steps=2, batch_size=1, size=320, eval_every=2, distill="cml", copy_paste=True)
+    best = train_det(models_dir, tiny_det, tiny_det, out, config, progress=False)
+    assert 0 <= best["hmean"] <= 1
+    assert len(_losses(out)) == 2 and all(loss > 0 for loss in _losses(out))
+    assert json.load(open(os.path.join(out, "checkpoint.json")))["step"] == 2
+    assert os.path.isfile(os.path.join(out, "student1.pdparams")) and os.path.isfile(os.path.join(out, "curve.png"))
+    config.steps = 3
+    train_det(models_dir, tiny_det, tiny_det, out, config, resume=True, progress=False)
+    assert json.load(open(os.path.join(out, "checkpoint.json")))["step"] == 3 and len(_losses(out)) == 3
+
+
+def test_det_augment_keeps_polygons_with_the_image():
+    import numpy as np
+
+    from quantize.train_det import augment
+
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[40:60, 50:150] = 255
+    boxes = [{"points": [[50, 40], [150, 40], [150, 60], [50, 60]], "transcription": "TEXT"}]
+    out, moved = augment(image, boxes, 128, np.random.default_rng(3))
+    assert out.shape == (128, 128, 3)
+    pts = np.array(moved[0]["points"])
+    cx, cy = pts.mean(axis=0).round().astype(int)
+    if 0 <= cx < 128 and 0 <= cy < 128:
+        assert out[cy, cx].mean() > 150  # the box still covers the bright text region

@@ -1,0 +1,97 @@
+"""What every training loop shares: BN freezing, optimizer + schedule, checkpoints, the metrics log and its plot."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+
+def set_train(net, freeze_bn: bool) -> None:
+    """Training mode, with BatchNorm layers kept in eval mode (frozen running statistics) when ``freeze_bn``."""
+    import paddle
+
+    net.train()
+    if freeze_bn:
+        for layer in net.sublayers():
+            if isinstance(layer, paddle.nn.layer.norm._BatchNormBase):
+                layer.eval()
+
+
+def make_optimizer(parameters, config):
+    """Adam with linear warm-up into a cosine decay, and global-norm gradient clipping; (optimizer, schedule)."""
+    import paddle
+
+    schedule = paddle.optimizer.lr.LinearWarmup(
+        paddle.optimizer.lr.CosineAnnealingDecay(config.lr, T_max=max(1, config.steps)),
+        warmup_steps=config.warmup_steps, start_lr=config.lr / 10, end_lr=config.lr)
+    optimizer = paddle.optimizer.Adam(schedule, parameters=parameters,
+                                      grad_clip=paddle.nn.ClipGradByGlobalNorm(config.clip_norm))
+    return optimizer, schedule
+
+
+def save_checkpoint(out_dir: str, nets, optimizer, step: int, best: dict, config: dict) -> None:
+    import paddle
+
+    for i, net in enumerate(nets):
+        paddle.save(net.state_dict(), os.path.join(out_dir, f"student{i}.pdparams"))
+    paddle.save(optimizer.state_dict(), os.path.join(out_dir, "optimizer.pdopt"))
+    tmp = os.path.join(out_dir, "checkpoint.json.tmp")
+    with open(tmp, "w") as handle:
+        json.dump({"step": step, "best": best, "config": config}, handle)
+    os.replace(tmp, os.path.join(out_dir, "checkpoint.json"))
+
+
+def restore(out_dir: str, nets, optimizer) -> tuple[int, dict | None]:
+    """(step, best) from ``out_dir/checkpoint.json`` with weights and optimizer state loaded; (0, None) if absent."""
+    import paddle
+
+    path = os.path.join(out_dir, "checkpoint.json")
+    if not os.path.isfile(path):
+        return 0, None
+    with open(path) as handle:
+        state = json.load(handle)
+    for i, net in enumerate(nets):
+        net.set_state_dict(paddle.load(os.path.join(out_dir, f"student{i}.pdparams")))
+    optimizer.set_state_dict(paddle.load(os.path.join(out_dir, "optimizer.pdopt")))
+    return state["step"], state["best"]
+
+
+class TrainLog:
+    """metrics.csv (appended on resume) and curve.png (loss and an eval metric against steps)."""
+
+    def __init__(self, out_dir: str, fields: list[str], resume: bool) -> None:
+        os.makedirs(out_dir, exist_ok=True)
+        self.out_dir, self.fields = out_dir, fields
+        self.path = os.path.join(out_dir, "metrics.csv")
+        if not (resume and os.path.isfile(self.path)):
+            with open(self.path, "w", newline="") as handle:
+                csv.writer(handle).writerow(fields)
+
+    def write(self, **row) -> None:
+        with open(self.path, "a", newline="") as handle:
+            csv.DictWriter(handle, fieldnames=self.fields).writerow({k: row.get(k, "") for k in self.fields})
+
+    def plot(self, metric: str) -> None:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return
+        with open(self.path) as handle:
+            rows = list(csv.DictReader(handle))
+        trained = [r for r in rows if r["loss"]]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot([int(r["step"]) for r in trained], [float(r["loss"]) for r in trained], label="train loss")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        evals = [r for r in rows if r.get(metric)]
+        if evals:
+            ax2 = ax.twinx()
+            ax2.plot([int(r["step"]) for r in evals], [float(r[metric]) for r in evals], "o-", color="C1")
+            ax2.set_ylabel(metric)
+        fig.tight_layout()
+        fig.savefig(os.path.join(self.out_dir, "curve.png"), dpi=100)
+        plt.close(fig)
