@@ -77,12 +77,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-limit", type=positive_int, help="first N eval samples")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.json")
     parser.add_argument("--train-bn", action="store_true", help="update BatchNorm statistics (default: frozen)")
+    parser.add_argument("--qat", action="store_true",
+                        help="quantization-aware training; OUT/best is then a quantized model for export --quantized")
     parser.set_defaults(func=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
     common = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-                  distill=args.distill, freeze_bn=not args.train_bn)
+                  distill=args.distill, freeze_bn=not args.train_bn, qat=args.qat)
     if args.kind == "det":
         from .train_det import DetTrainConfig, train_det
 
@@ -101,7 +103,8 @@ def run_train(args: argparse.Namespace) -> int:
         best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
                          eval_limit=args.eval_limit)
         metric = f"word accuracy {best['accuracy']:.4f}"
-    print(f"best eval {metric} at step {best.get('step')}; model in {args.out}/best (if it beat step 0)")
+    print(f"best eval {metric} at step {best.get('step')}; last model in {args.out}/final, best in {args.out}/best "
+          "(when it beat the starting weights)")
     return 0
 
 

@@ -28,7 +28,8 @@ from edge_ocr.images import load_image
 
 from .augment import copy_paste
 from .db_labels import make_db_labels
-from .training import TrainLog, make_optimizer, restore, save_checkpoint, set_train
+from .qat import quantize_aware
+from .training import TrainLog, export_best, make_optimizer, restore, save_checkpoint, set_train
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class DetTrainConfig:
     distill: str | None = None  # None or "cml"
     copy_paste: bool = False
     freeze_bn: bool = True
+    qat: bool = False  # quantization-aware training: fake-quant layers in the students, int8 export
     seed: int = 0
 
 
@@ -128,7 +130,6 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     import paddle
 
     from . import losses
-    from .nets.export import save_inference_model
     from .nets.registry import load_official
 
     config = config or DetTrainConfig()
@@ -139,6 +140,7 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     paddle.seed(config.seed)
     train, dev = DetData(train_labels, train_limit), DetData(eval_labels, eval_limit)
     students = [load_official("det", init_models) for _ in range(2 if config.distill == "cml" else 1)]
+    quanters = [quantize_aware(s) for s in students] if config.qat else []
     teacher = load_official("det", init_models) if config.distill == "cml" else None
     if teacher is not None:
         teacher.eval()
@@ -177,12 +179,13 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
             row.update(eval_hmean=scores["hmean"], eval_precision=scores["precision"], eval_recall=scores["recall"])
             if scores["hmean"] > best["hmean"]:
                 best = {**scores, "step": step}
-                save_inference_model(students[0], os.path.join(out_dir, "best"), [None, 3, None, None])
+                export_best(students[0], quanters, os.path.join(out_dir, "best"), [None, 3, None, None])
             for s in students:
                 set_train(s, config.freeze_bn)
             save_checkpoint(out_dir, students, optimizer, step, best, asdict(config))
         log_file.write(**row)
     bar.close()
+    export_best(students[0], quanters, os.path.join(out_dir, "final"), [None, 3, None, None])
     log_file.plot("eval_hmean")
     with open(os.path.join(out_dir, "best.json"), "w") as handle:
         json.dump(best, handle, indent=1)

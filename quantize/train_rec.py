@@ -25,7 +25,8 @@ from edge_ocr.evaluation.metrics import score_recognition
 from edge_ocr.images import load_image
 from edge_ocr.rec import ctc_greedy_decode, load_charset
 
-from .training import TrainLog, make_optimizer, restore, save_checkpoint, set_train
+from .qat import quantize_aware
+from .training import TrainLog, export_best, make_optimizer, restore, save_checkpoint, set_train
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class RecTrainConfig:
     seed: int = 0
     width: int = 320
     freeze_bn: bool = True  # keep the official BatchNorm statistics: small CPU batches would move them
+    qat: bool = False  # quantization-aware training: fake-quant layers in the students, int8 export
 
 
 def encode(text: str, index: dict[str, int]) -> list[int]:
@@ -99,7 +101,6 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     import paddle
 
     from . import losses
-    from .nets.export import save_inference_model
     from .nets.registry import load_official
 
     config = config or RecTrainConfig()
@@ -114,6 +115,7 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     train = RecData(train_labels, charset, config.width, train_limit)
     dev = RecData(eval_labels, charset, config.width, eval_limit)
     students = [load_official("rec", init_models) for _ in range(2 if config.distill == "udml" else 1)]
+    quanters = [quantize_aware(s) for s in students] if config.qat else []
     centers = paddle.create_parameter([len(charset), 96], "float32",
                                       default_initializer=paddle.nn.initializer.Constant(0.0))
     centers.stop_gradient = True
@@ -162,12 +164,13 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
                 row.update(eval_accuracy=scores["accuracy"], eval_norm_edit_distance=scores["norm_edit_distance"])
                 if scores["accuracy"] > best["accuracy"]:
                     best = {**scores, "step": step}
-                    save_inference_model(students[0], os.path.join(out_dir, "best"), [None, 3, 32, None])
+                    export_best(students[0], quanters, os.path.join(out_dir, "best"), [None, 3, 32, None])
                 for s in students:
                     set_train(s, config.freeze_bn)
                 save_checkpoint(out_dir, students, optimizer, step, best, asdict(config))
             log_file.write(**row)
     bar.close()
+    export_best(students[0], quanters, os.path.join(out_dir, "final"), [None, 3, 32, None])
     log_file.plot("eval_accuracy")
     return best
 

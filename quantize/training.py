@@ -95,3 +95,14 @@ class TrainLog:
         fig.tight_layout()
         fig.savefig(os.path.join(self.out_dir, "curve.png"), dpi=100)
         plt.close(fig)
+
+
+def export_best(net, quanters: list, out_dir: str, input_shape: list) -> str:
+    """Export the best student: with its fake-quant ops when it trains quantization-aware."""
+    if quanters:
+        from .qat import save_qat_model
+
+        return save_qat_model(quanters[0], net, out_dir, input_shape)
+    from .nets.export import save_inference_model
+
+    return save_inference_model(net, out_dir, input_shape)

@@ -89,3 +89,16 @@ def test_det_augment_keeps_polygons_with_the_image():
     cx, cy = pts.mean(axis=0).round().astype(int)
     if 0 <= cx < 128 and 0 <= cy < 128:
         assert out[cy, cx].mean() > 150  # the box still covers the bright text region
+
+
+def test_rec_qat_steps_and_an_export_opt_accepts(models_dir, tiny, tmp_path):
+    from edge_ocr.engines.lite import convert_to_nb, inspect_nb
+    from quantize.program import op_counts
+
+    out = str(tmp_path / "qat")
+    config = RecTrainConfig(steps=2, batch_size=4, warmup_steps=1, eval_every=2, qat=True, lr=1e-5)
+    train_rec(models_dir, tiny, tiny, out, config, progress=False)
+    final = os.path.join(out, "final")  # always exported; "best" only when it beats the official weights
+    assert any("quantize" in op for op in op_counts(final))
+    nb = convert_to_nb(final, str(tmp_path / "rec.nb"), target="arm")
+    assert inspect_nb(nb).precision == "int8"
