@@ -7,12 +7,6 @@ clipping of activations); ``save_qat_model`` exports an inference model with the
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-
-from edge_ocr.atomic import replace_dir
-
 QAT_CONFIG = {
     "weight_quantize_type": "channel_wise_abs_max",
     "activation_quantize_type": "moving_average_abs_max",
@@ -51,18 +45,7 @@ def quantize_aware(net, pact: bool = False, config: dict | None = None):
 
 
 def save_qat_model(quanter, net, out_dir: str, input_shape: list[int | None]) -> str:
-    """Export the QAT network (eval mode) as ``out_dir/inference.pdmodel`` + ``.pdiparams``, atomically."""
-    import paddle
+    """Export the QAT network (eval mode) with its fake-quant ops, atomically."""
+    from .nets.export import save_inference_model
 
-    net.eval()
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".qat-", dir=parent)
-    try:
-        spec = [paddle.static.InputSpec(shape=input_shape, dtype="float32", name="x")]
-        quanter.save_quantized_model(net, os.path.join(work, "inference"), input_spec=spec)
-        replace_dir(work, out_dir)
-    finally:
-        if os.path.isdir(work):
-            shutil.rmtree(work, ignore_errors=True)
-    return out_dir
+    return save_inference_model(net, out_dir, input_shape, save=quanter.save_quantized_model)

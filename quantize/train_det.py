@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -29,7 +28,7 @@ from edge_ocr.images import load_image
 from .augment import copy_paste
 from .db_labels import make_db_labels
 from .qat import quantize_aware
-from .training import TrainLog, export_best, make_optimizer, restore, save_checkpoint, set_train
+from .training import TrainLog, export_best, make_optimizer, restore, save_checkpoint, seed_all, set_train
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +134,7 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     config = config or DetTrainConfig()
     if config.distill not in (None, "cml"):
         raise EdgeOCRError("det distillation is 'cml'")
-    random.seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    paddle.seed(config.seed)
+    rng = seed_all(config.seed)
     train, dev = DetData(train_labels, train_limit), DetData(eval_labels, eval_limit)
     students = [load_official("det", init_models) for _ in range(2 if config.distill == "cml" else 1)]
     quanters = [quantize_aware(s) for s in students] if config.qat else []

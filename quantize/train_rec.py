@@ -26,7 +26,7 @@ from edge_ocr.images import load_image
 from edge_ocr.rec import ctc_greedy_decode, load_charset
 
 from .qat import quantize_aware
-from .training import TrainLog, export_best, make_optimizer, restore, save_checkpoint, set_train
+from .training import TrainLog, export_best, make_optimizer, restore, save_checkpoint, seed_all, set_train
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +109,7 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     from edge_ocr.models import resolve_models
 
     charset = load_charset(resolve_models(init_models).dictionary)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    paddle.seed(config.seed)
+    seed_all(config.seed)
     train = RecData(train_labels, charset, config.width, train_limit)
     dev = RecData(eval_labels, charset, config.width, eval_limit)
     students = [load_official("rec", init_models) for _ in range(2 if config.distill == "udml" else 1)]

@@ -7,6 +7,19 @@ import json
 import os
 
 
+def seed_all(seed: int):
+    """Seed Python, numpy and paddle; returns a numpy Generator for data sampling."""
+    import random
+
+    import numpy as np
+    import paddle
+
+    random.seed(seed)
+    np.random.seed(seed)
+    paddle.seed(seed)
+    return np.random.default_rng(seed)
+
+
 def set_train(net, freeze_bn: bool) -> None:
     """Training mode, with BatchNorm layers kept in eval mode (frozen running statistics) when ``freeze_bn``."""
     import paddle

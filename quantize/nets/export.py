@@ -9,17 +9,21 @@ import tempfile
 from edge_ocr.atomic import replace_dir
 
 
-def save_inference_model(net, out_dir: str, input_shape: list[int | None]) -> str:
-    """Write ``out_dir/inference.pdmodel`` and ``.pdiparams`` for ``net`` in eval mode, atomically."""
+def save_inference_model(net, out_dir: str, input_shape: list[int | None], save=None) -> str:
+    """Write ``out_dir/inference.pdmodel`` and ``.pdiparams`` for ``net`` in eval mode, atomically.
+
+    ``save(net, path_prefix, input_spec=...)`` defaults to ``paddle.jit.save`` (QAT passes its quanter's saver).
+    """
     import paddle
 
+    save = save or paddle.jit.save
     net.eval()
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     work = tempfile.mkdtemp(prefix=".jit-", dir=parent)
     try:
         spec = [paddle.static.InputSpec(shape=input_shape, dtype="float32", name="x")]
-        paddle.jit.save(net, os.path.join(work, "inference"), input_spec=spec)
+        save(net, os.path.join(work, "inference"), input_spec=spec)
         replace_dir(work, out_dir)
     finally:
         if os.path.isdir(work):
