@@ -13,6 +13,7 @@ from edge_ocr.cli import command, positive_int, write_json_atomic
 from edge_ocr.errors import EdgeOCRError
 
 from .ptq import ALGORITHMS
+from .recipes import TrainRecipeOptions
 
 
 @command("quantize")
@@ -65,8 +66,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-labels", required=True)
     parser.add_argument("--init", required=True, metavar="MODELS_DIR")
     parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument("--distill", choices=("udml", "cml"),
-                        help="rec: udml (two students, DML + feature distance); det: cml (teacher + two students)")
+    parser.add_argument("--distill", choices=("udml", "udml+teacher", "teacher", "cml"),
+                        help="rec: udml (two students, DML + feature distance), teacher (the same against the frozen "
+                             "official FP32 model) or both; det: cml (teacher + two students) or teacher")
     parser.add_argument("--copy-paste", action="store_true", help="det: CopyPaste augmentation")
     parser.add_argument("--size", type=positive_int, default=640, help="det: training crop size")
     parser.add_argument("--enhanced-ctc", action="store_true", help="add the centre loss of enhanced CTC")
@@ -79,32 +81,83 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--train-bn", action="store_true", help="update BatchNorm statistics (default: frozen)")
     parser.add_argument("--qat", action="store_true",
                         help="quantization-aware training; OUT/best is then a quantized model for export --quantized")
+    parser.add_argument("--pact", action="store_true", help="with --qat: PACT clipping of activations")
+    parser.add_argument("--prune-plan", metavar="PLAN.json", help="train the network pruned to this plan "
+                        "(edge-ocr prune writes it)")
+    parser.add_argument("--init-weights", metavar="W.pdparams",
+                        help="start from these weights (a training run's best.pdparams / final.pdparams)")
+    parser.add_argument("--dev-tail", type=positive_int, metavar="N",
+                        help="evaluate on the last N samples of --eval-labels (held out of training when they are "
+                             "the train labels)")
     parser.set_defaults(func=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    plan = None
+    if args.prune_plan:
+        from .prune import load_plan
+
+        plan = load_plan(args.prune_plan)
+    if args.pact and not args.qat:
+        raise EdgeOCRError("--pact goes with --qat")
     common = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-                  distill=args.distill, freeze_bn=not args.train_bn, qat=args.qat)
+                  distill=args.distill, freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact, prune_plan=plan,
+                  init_weights=args.init_weights)
     if args.kind == "det":
         from .train_det import DetTrainConfig, train_det
 
-        if args.distill not in (None, "cml"):
-            raise EdgeOCRError("the detector trains with --distill cml")
+        if args.distill not in (None, "cml", "teacher"):
+            raise EdgeOCRError("the detector trains with --distill cml or teacher")
         config = DetTrainConfig(copy_paste=args.copy_paste, size=args.size, **common)
         best = train_det(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
-                         eval_limit=args.eval_limit)
+                         eval_limit=args.eval_limit, dev_tail=args.dev_tail)
         metric = f"det Hmean {best['hmean']:.4f}"
     else:
         from .train_rec import RecTrainConfig, train_rec
 
-        if args.distill not in (None, "udml"):
-            raise EdgeOCRError("the recognizer trains with --distill udml")
+        if args.distill == "cml":
+            raise EdgeOCRError("the recognizer trains with --distill udml, teacher or udml+teacher")
         config = RecTrainConfig(enhanced_ctc=args.enhanced_ctc, **common)
         best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
-                         eval_limit=args.eval_limit)
+                         eval_limit=args.eval_limit, dev_tail=args.dev_tail)
         metric = f"word accuracy {best['accuracy']:.4f}"
     print(f"best eval {metric} at step {best.get('step')}; last model in {args.out}/final, best in {args.out}/best "
           "(when it beat the starting weights)")
+    return 0
+
+
+@command("prune")
+def _add_prune(sub: argparse._SubParsersAction) -> None:
+    from .prune import CRITERIA
+
+    parser = sub.add_parser("prune", help="filter pruning (FPGM / L1) to a FLOPs target, planned by sensitivity")
+    parser.add_argument("kind", choices=("det", "rec"))
+    parser.add_argument("--init", required=True, metavar="MODELS_DIR", help="official (FP32) models")
+    parser.add_argument("--labels", required=True, metavar="TRAIN_LABELS",
+                        help="train labels: the dev split for the sensitivity analysis is their last --dev samples")
+    parser.add_argument("--out", required=True, metavar="DIR")
+    parser.add_argument("--flops-reduction", type=float, default=0.3, help="share of FLOPs to remove (default 0.3)")
+    parser.add_argument("--criterion", choices=CRITERIA, default="fpgm")
+    parser.add_argument("--dev", type=positive_int, default=16, help="dev samples (default 16)")
+    parser.add_argument("--align", type=positive_int, default=8, help="keep channels in multiples of this")
+    parser.add_argument("--sensitivity", metavar="REPORT.json", help="reuse a sensitivity report")
+    parser.add_argument("--layers", nargs="*", metavar="PARAM", help="only these layers (parameter paths)")
+    parser.set_defaults(func=run_prune)
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    from .prune import prune_model
+
+    for path, what in ((args.init, "model folder"), (args.labels, "label file"), (args.sensitivity, "report")):
+        if path and not os.path.exists(path):
+            raise EdgeOCRError(f"{what} {path} does not exist")
+    plan = prune_model(args.kind, args.init, args.labels, args.out, args.flops_reduction, args.criterion, args.dev,
+                       args.align, args.sensitivity, args.layers)
+    before, after = plan["before"], plan["after"]
+    print(f"{args.kind}: FLOPs {before['flops'] / 1e9:.3f} G -> {after['flops'] / 1e9:.3f} G "
+          f"(-{plan['flops_reduction']:.1%}) at {before['input_shape'][2]}x{before['input_shape'][3]}, "
+          f"params {before['params']:,} -> {after['params']:,}; dev metric {plan['dev_metric_before']:.4f} -> "
+          f"{plan['dev_metric_after']:.4f} before recovery; plan, sensitivity and model in {args.out}")
     return 0
 
 
@@ -144,7 +197,9 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     from export.targets import TARGETS
 
     parser = sub.add_parser("compress", help="quantize, export and score: models -> smallest verified bundle")
-    parser.add_argument("--recipe", choices=("ptq",), default="ptq")
+    parser.add_argument("--recipe", choices=("ptq", "qat", "prune-qat"), default="ptq",
+                        help="ptq: post-training quantization; qat: quantization-aware training with distillation; "
+                             "prune-qat: filter pruning + recovery, then QAT")
     parser.add_argument("--models", required=True, metavar="DIR", help="FP32 inference models")
     parser.add_argument("--calib-det", required=True, metavar="LABELS", help="det train labels for calibration")
     parser.add_argument("--calib-rec", required=True, metavar="LABELS", help="rec train labels (rec + cls calibration)")
@@ -168,7 +223,61 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
                              "stem does not survive int8 activations)")
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--report", metavar="OUT.json", help="also write the report JSON here")
+    train = parser.add_argument_group("qat / prune-qat (det and rec train on the calibration labels' train splits)")
+    defaults = TrainRecipeOptions()
+    train.add_argument("--det-steps", type=positive_int, default=defaults.det_steps, help="det QAT steps")
+    train.add_argument("--rec-steps", type=positive_int, default=defaults.rec_steps, help="rec QAT steps")
+    train.add_argument("--recovery-det-steps", type=positive_int, default=defaults.recovery_det_steps)
+    train.add_argument("--recovery-rec-steps", type=positive_int, default=defaults.recovery_rec_steps)
+    train.add_argument("--det-batch-size", type=positive_int, default=defaults.det_batch_size)
+    train.add_argument("--rec-batch-size", type=positive_int, default=defaults.rec_batch_size)
+    train.add_argument("--lr", type=float, default=defaults.lr)
+    train.add_argument("--det-distill", choices=("teacher", "cml"), default=defaults.det_distill)
+    train.add_argument("--rec-distill", choices=("teacher", "udml", "udml+teacher"), default=defaults.rec_distill)
+    train.add_argument("--pact", action="store_true", help="PACT clipping of activations in QAT")
+    train.add_argument("--det-flops-reduction", type=float, default=defaults.det_flops_reduction)
+    train.add_argument("--rec-flops-reduction", type=float, default=defaults.rec_flops_reduction)
+    train.add_argument("--criterion", choices=("fpgm", "l1"), default=defaults.criterion, help="pruning criterion")
+    train.add_argument("--prune-sensitivity", nargs="*", default=[], metavar="ROLE=REPORT.json",
+                       help="reuse saved pruning sensitivity reports (edge-ocr prune writes them)")
+    train.add_argument("--dev", nargs="*", default=[], metavar="ROLE=N",
+                       help="dev split sizes for checkpoint selection (default det=30 rec=200)")
+    train.add_argument("--eval-every", type=positive_int, default=defaults.eval_every)
     parser.set_defaults(func=run_compress)
+
+
+def _role_values(items: list[str], option: str, convert=str) -> dict:
+    values = {}
+    for item in items:
+        role, _, value = item.partition("=")
+        if role not in ("det", "rec") or not value:
+            raise EdgeOCRError(f"{option} takes ROLE=VALUE with ROLE det or rec, not {item!r}")
+        try:
+            values[role] = convert(value)
+        except ValueError:
+            raise EdgeOCRError(f"{option}: bad value in {item!r}") from None
+    return values
+
+
+def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
+    for name in ("det_flops_reduction", "rec_flops_reduction"):
+        if not 0 < getattr(args, name) < 1:
+            raise EdgeOCRError(f"--{name.replace('_', '-')} must lie between 0 and 1")
+    defaults = TrainRecipeOptions()
+    sensitivity = _role_values(args.prune_sensitivity, "--prune-sensitivity")
+    for path in sensitivity.values():
+        if not os.path.isfile(path):
+            raise EdgeOCRError(f"sensitivity report {path} does not exist")
+    return TrainRecipeOptions(
+        det_steps=args.det_steps, rec_steps=args.rec_steps, recovery_det_steps=args.recovery_det_steps,
+        recovery_rec_steps=args.recovery_rec_steps, det_batch_size=args.det_batch_size,
+        rec_batch_size=args.rec_batch_size, lr=args.lr, det_distill=args.det_distill, rec_distill=args.rec_distill,
+        pact=args.pact, det_flops_reduction=args.det_flops_reduction, rec_flops_reduction=args.rec_flops_reduction,
+        criterion=args.criterion, sensitivity=sensitivity, eval_every=args.eval_every,
+        dev_tail={**defaults.dev_tail, **_role_values(args.dev, "--dev", int)},
+        keep_fp32_first=(_role_values([i for i in args.keep_fp32_first if not i.startswith("cls=")],
+                                      "--keep-fp32-first", int)
+                         if args.keep_fp32_first else defaults.keep_fp32_first))
 
 
 def run_compress(args: argparse.Namespace) -> int:
@@ -182,11 +291,13 @@ def run_compress(args: argparse.Namespace) -> int:
         accuracy_drop,
         artifacts_dir,
         bundle_files,
+        fp32_bundle_bytes,
         gate,
         machine_summary,
         now,
         quantize_models,
         require,
+        train_models,
     )
 
     start = time.perf_counter()
@@ -213,10 +324,17 @@ def run_compress(args: argparse.Namespace) -> int:
     options = PTQOptions(det_algo=args.det_algo, rec_algo=args.rec_algo, cls_algo=args.cls_algo,
                          det_images=args.calib_det_images, rec_crops=args.calib_rec_crops,
                          per_channel=not args.per_tensor, keep_fp32=keep)
+    train_options = train_recipe_options(args) if args.recipe != "ptq" else None
     work = artifacts_dir(args.out)
     if os.path.isdir(work):
         shutil.rmtree(work)
-    quantized = quantize_models(args.models, args.calib_det, args.calib_rec, os.path.join(work, "quantized"), options)
+    stages = None
+    if train_options is None:
+        quantized = quantize_models(args.models, args.calib_det, args.calib_rec, os.path.join(work, "quantized"),
+                                    options)
+    else:
+        quantized, stages = train_models(args.recipe, args.models, args.calib_det, args.calib_rec, work,
+                                         train_options, options)
     twin = os.path.join(work, "x86-twin")
     export_bundle(quantized, args.out, target=args.target, extra={"recipe": args.recipe})
     if args.target != "x86":
@@ -237,8 +355,15 @@ def run_compress(args: argparse.Namespace) -> int:
         "bundle_bytes": bundle.total_bytes(),
         "files": bundle_files(args.out),
         "precision": {role: entry["precision"] for role, entry in bundle.manifest["models"].items()},
-        "options": options.__dict__,
+        "options": options.__dict__ if train_options is None else {"ptq_cls": options.__dict__,
+                                                                     "training": train_options.__dict__},
+        "fp32_bundle_bytes": fp32_bundle_bytes(args.models, args.target, work),
     }
+    if stages is not None:
+        report["stages"] = stages
+        report["flops"] = {role: {"fp32": st["fp32_cost"], "compressed": st["compressed_cost"],
+                                  "reduction": round(1 - st["compressed_cost"]["flops"] / st["fp32_cost"]["flops"], 4)}
+                           for role, st in stages.items()}
     if args.eval_det or args.eval_rec:
         common = dict(det_labels=args.eval_det, rec_labels=args.eval_rec, limit=args.eval_limit, threads=args.threads)
         fp32, _ = evaluate(eval_args(models=args.models, engine="paddle", **common))

@@ -18,13 +18,21 @@ QAT_CONFIG = {
 }
 
 
-def quantize_aware(net, pact: bool = False, config: dict | None = None):
-    """Insert fake-quant layers into ``net`` in place; returns the quanter (needed to export)."""
+def quantize_aware(net, pact: bool = False, config: dict | None = None, keep_fp32_first: int = 0):
+    """Insert fake-quant layers into ``net`` in place; returns the quanter (needed to export).
+
+    ``keep_fp32_first``: the first N conv/linear layers (registration order = the official program's order, so
+    the same layers as PTQ's ``--keep-fp32-first``) stay FP32, as the recognizer's stem needs.
+    """
+    import paddle
     from paddleslim import QAT
+
+    weighted = [layer for layer in net.sublayers() if isinstance(layer, (paddle.nn.Conv2D, paddle.nn.Linear))]
+    for layer in weighted[:keep_fp32_first]:
+        layer.skip_quant = True  # honoured by Paddle's ImperativeQuantAware
 
     settings = {**QAT_CONFIG, **(config or {})}
     if pact:
-        import paddle
 
         class PACT(paddle.nn.Layer):
             """Learned clipping of activations before quantization (PACT)."""

@@ -1,7 +1,10 @@
-"""Compression recipes: models in, a deployable bundle (plus its x86 twin and a report) out.
+"""Compression recipes: models in, quantized models (then a deployable bundle, its x86 twin and a report) out.
 
-``compress_ptq`` quantizes det, cls and rec with PTQ, exports the target bundle and the x86 twin from the same
-quantized models, and scores FP32 against the twin (what ships, run here through Paddle Lite).
+``ptq``: post-training quantization of det, cls and rec. ``qat``: det and rec trained quantization-aware with
+distillation from the FP32 models (cls, 0.5 MB and no training data of its own, takes PTQ). ``prune-qat``: det and
+rec first filter-pruned to a FLOPs target (sensitivity-planned), recovered by training with distillation, then
+trained quantization-aware. Every training stage picks its best checkpoint on a dev split carved from the end of the
+train labels and never sees the test sets.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ def artifacts_dir(out_dir: str) -> str:
     return os.path.abspath(out_dir).rstrip("/") + "-artifacts"
 
 
-def quantize_models(models_dir: str, calib_det: str, calib_rec: str, out_dir: str, options: PTQOptions) -> str:
-    """PTQ of det, cls and rec into ``out_dir`` laid out as a model folder (det/, cls/, rec/, dictionary)."""
+def quantize_models(models_dir: str, calib_det: str, calib_rec: str, out_dir: str, options: PTQOptions,
+                    roles: tuple[str, ...] = ("det", "cls", "rec")) -> str:
+    """PTQ of ``roles`` into ``out_dir`` laid out as a model folder (det/, cls/, rec/, dictionary)."""
     paths = resolve_models(models_dir)
     os.makedirs(out_dir, exist_ok=True)
     jobs = [
@@ -47,6 +51,8 @@ def quantize_models(models_dir: str, calib_det: str, calib_rec: str, out_dir: st
         ("rec", paths.rec, lambda: rec_calibration(calib_rec, options.rec_crops), options.rec_algo),
     ]
     for role, model_dir, calibration, algo in jobs:
+        if role not in roles:
+            continue
         start = time.perf_counter()
         log.info("PTQ %s (%s)", role, algo)
         quantize_ptq(model_dir, calibration(), os.path.join(out_dir, role), algo=algo,
@@ -90,3 +96,107 @@ def now() -> str:
 def require(path: str | None, what: str) -> None:
     if path and not os.path.exists(path):
         raise EdgeOCRError(f"{what} {path} does not exist")
+
+
+@dataclass
+class TrainRecipeOptions:
+    """The training recipes' knobs; the defaults are what a 2-core CPU finishes in well under an hour."""
+
+    det_steps: int = 60  # QAT steps
+    rec_steps: int = 40
+    recovery_det_steps: int = 60  # prune-qat: FP32 steps that recover the pruned network first
+    recovery_rec_steps: int = 40
+    det_batch_size: int = 2
+    rec_batch_size: int = 16
+    lr: float = 5e-5
+    det_distill: str = "teacher"  # or "cml" (two students: twice the cost)
+    rec_distill: str = "teacher"  # or "udml", "udml+teacher"
+    pact: bool = False
+    keep_fp32_first: dict[str, int] = field(default_factory=lambda: {"rec": 16})  # as PTQ: rec's stem stays FP32
+    det_flops_reduction: float = 0.32
+    rec_flops_reduction: float = 0.3
+    criterion: str = "fpgm"
+    prune_dev: dict[str, int] = field(default_factory=lambda: {"det": 16, "rec": 200})
+    sensitivity: dict[str, str] = field(default_factory=dict)  # role -> saved prune sensitivity report
+    dev_tail: dict[str, int] = field(default_factory=lambda: {"det": 30, "rec": 200})
+    eval_every: int = 20
+
+
+def _train(role: str, models_dir: str, labels: str, out_dir: str, options: TrainRecipeOptions, steps: int,
+           qat: bool, plan: dict | None, weights: str | None) -> str:
+    """One training stage on ``labels`` (dev split from their end); returns the folder of the model to keep."""
+    common = dict(steps=steps, lr=options.lr, eval_every=options.eval_every, qat=qat, pact=qat and options.pact,
+                  keep_fp32_first=options.keep_fp32_first.get(role, 0), prune_plan=plan,
+                  init_weights=weights)
+    if role == "det":
+        from .train_det import DetTrainConfig, train_det
+
+        config = DetTrainConfig(batch_size=options.det_batch_size, distill=options.det_distill, **common)
+        best = train_det(models_dir, labels, labels, out_dir, config, dev_tail=options.dev_tail["det"])
+    else:
+        from .train_rec import RecTrainConfig, train_rec
+
+        config = RecTrainConfig(batch_size=options.rec_batch_size, distill=options.rec_distill, **common)
+        best = train_rec(models_dir, labels, labels, out_dir, config, dev_tail=options.dev_tail["rec"])
+    kept = os.path.join(out_dir, "best" if best.get("step") else "final")
+    log.info("%s %s: dev %s, keeping %s", role, "QAT" if qat else "recovery", best, kept)
+    return kept
+
+
+def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, work: str,
+                 options: TrainRecipeOptions, ptq: PTQOptions) -> tuple[str, dict]:
+    """The qat / prune-qat recipes: quantized models in ``work``/quantized, and what each stage measured."""
+    from .prune import build_network, model_cost, prune_model
+
+    paths = resolve_models(models_dir)
+    quantized = os.path.join(work, "quantized")
+    quantize_models(models_dir, calib_det, calib_rec, quantized, ptq, roles=("cls",))
+    stages: dict = {}
+    for role, labels in (("det", calib_det), ("rec", calib_rec)):
+        start = time.perf_counter()
+        plan = weights = None
+        stages[role] = {"fp32_cost": model_cost(build_network(role, models_dir), role)}
+        if recipe == "prune-qat":
+            reduction = options.det_flops_reduction if role == "det" else options.rec_flops_reduction
+            plan = prune_model(role, models_dir, labels, os.path.join(work, f"prune-{role}"), reduction,
+                               options.criterion, options.prune_dev[role],
+                               sensitivity_report=options.sensitivity.get(role))
+            recovery_steps = options.recovery_det_steps if role == "det" else options.recovery_rec_steps
+            recovered = _train(role, models_dir, labels, os.path.join(work, f"recover-{role}"), options,
+                               recovery_steps, False, plan, None)
+            weights = recovered + ".pdparams"
+            stages[role].update(plan={k: plan[k] for k in ("criterion", "ratios", "flops_reduction")},
+                                recovery=_best(os.path.join(work, f"recover-{role}")))
+        kept = _train(role, models_dir, labels, os.path.join(work, f"qat-{role}"), options,
+                      options.det_steps if role == "det" else options.rec_steps, True, plan, weights)
+        stages[role]["qat"] = _best(os.path.join(work, f"qat-{role}"))
+        stages[role]["compressed_cost"] = model_cost(build_network(role, models_dir, plan), role)
+        target = os.path.join(quantized, role)
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+        shutil.copytree(kept, target)
+        stages[role]["wall_seconds"] = round(time.perf_counter() - start, 1)
+    shutil.copyfile(paths.dictionary, os.path.join(quantized, os.path.basename(paths.dictionary)))
+    return quantized, stages
+
+
+def _best(out_dir: str) -> dict:
+    """The training stage's dev metric at its start and at its kept checkpoint, from its metrics log."""
+    import csv
+
+    with open(os.path.join(out_dir, "metrics.csv")) as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("eval_hmean") or r.get("eval_accuracy")]
+    key = "eval_hmean" if "eval_hmean" in rows[0] else "eval_accuracy"
+    values = [(int(r["step"]), float(r[key])) for r in rows]
+    return {"metric": key.removeprefix("eval_"), "start": values[0][1], "best": max(v for _, v in values),
+            "last": values[-1][1], "steps": values[-1][0]}
+
+
+def fp32_bundle_bytes(models_dir: str, target: str, work: str) -> int:
+    """Size of the FP32 bundle for ``target``: what the compressed bundle is measured against."""
+    from edge_ocr.bundle import load_bundle
+    from export.bundle import export_bundle
+
+    out = os.path.join(work, f"fp32-{target}")
+    export_bundle(models_dir, out, target=target, extra={"recipe": "fp32"})
+    return load_bundle(out).total_bytes()

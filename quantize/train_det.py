@@ -28,7 +28,16 @@ from edge_ocr.images import load_image
 from .augment import copy_paste
 from .db_labels import make_db_labels
 from .qat import quantize_aware
-from .training import TrainLog, export_best, make_optimizer, restore, save_checkpoint, seed_all, set_train
+from .training import (
+    TrainLog,
+    export_best,
+    make_optimizer,
+    restore,
+    save_checkpoint,
+    seed_all,
+    set_train,
+    split_parts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +51,14 @@ class DetTrainConfig:
     warmup_steps: int = 10
     clip_norm: float = 10.0
     eval_every: int = 50
-    distill: str | None = None  # None or "cml"
+    distill: str | None = None  # None, "cml" (teacher + two students) or "teacher" (teacher + one student)
     copy_paste: bool = False
     freeze_bn: bool = True
     qat: bool = False  # quantization-aware training: fake-quant layers in the students, int8 export
+    pact: bool = False  # QAT: PACT clipping of activations
+    keep_fp32_first: int = 0  # QAT: the first N conv/linear layers stay FP32
+    prune_plan: dict | None = None  # train a network pruned to this plan (quantize.prune)
+    init_weights: str | None = None  # start from these weights (.pdparams of the same, possibly pruned, network)
     seed: int = 0
 
 
@@ -76,8 +89,8 @@ def augment(image: np.ndarray, boxes: list[dict], size: int, rng: np.random.Gene
 
 
 class DetData:
-    def __init__(self, label_file: str, limit: int | None = None):
-        self.samples = read_det_labels(label_file)[: limit or None]
+    def __init__(self, label_file: str, part: slice = slice(None), limit: int | None = None):
+        self.samples = read_det_labels(label_file)[part][:limit]
         if not self.samples:
             raise EdgeOCRError(f"{label_file}: no samples")
         self.images = [load_image(s.image).image for s in self.samples]
@@ -124,7 +137,7 @@ def evaluate_det(net, data: DetData) -> dict:
 
 def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: str,
               config: DetTrainConfig | None = None, resume: bool = False, train_limit: int | None = None,
-              eval_limit: int | None = None, progress: bool = True) -> dict:
+              eval_limit: int | None = None, dev_tail: int | None = None, progress: bool = True) -> dict:
     """Fine-tune the detector from the official weights; returns the best evaluation."""
     import paddle
 
@@ -132,13 +145,18 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     from .nets.registry import load_official
 
     config = config or DetTrainConfig()
-    if config.distill not in (None, "cml"):
-        raise EdgeOCRError("det distillation is 'cml'")
+    if config.distill not in (None, "cml", "teacher"):
+        raise EdgeOCRError("det distillation is 'cml' or 'teacher'")
     rng = seed_all(config.seed)
-    train, dev = DetData(train_labels, train_limit), DetData(eval_labels, eval_limit)
-    students = [load_official("det", init_models) for _ in range(2 if config.distill == "cml" else 1)]
-    quanters = [quantize_aware(s) for s in students] if config.qat else []
-    teacher = load_official("det", init_models) if config.distill == "cml" else None
+    train_part, dev_part = split_parts(train_labels, eval_labels, eval_limit, dev_tail)
+    train, dev = DetData(train_labels, train_part, train_limit), DetData(eval_labels, dev_part)
+    from .prune import build_network
+
+    students = [build_network("det", init_models, config.prune_plan, config.init_weights)
+                for _ in range(2 if config.distill == "cml" else 1)]
+    quanters = [quantize_aware(s, pact=config.pact, keep_fp32_first=config.keep_fp32_first)
+                for s in students] if config.qat else []
+    teacher = load_official("det", init_models) if config.distill else None
     if teacher is not None:
         teacher.eval()
     optimizer, schedule = make_optimizer([p for s in students for p in s.parameters()], config)
@@ -163,7 +181,8 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
             with paddle.no_grad():
                 target = teacher(x)
             loss = loss + sum(losses.map_distillation_loss(m["shrink"], target) for m in maps)
-            loss = loss + losses.map_dml_loss(maps[0]["shrink"], maps[1]["shrink"])
+            if len(maps) == 2:
+                loss = loss + losses.map_dml_loss(maps[0]["shrink"], maps[1]["shrink"])
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()

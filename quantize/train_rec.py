@@ -26,7 +26,16 @@ from edge_ocr.images import load_image
 from edge_ocr.rec import ctc_greedy_decode, load_charset
 
 from .qat import quantize_aware
-from .training import TrainLog, export_best, make_optimizer, restore, save_checkpoint, seed_all, set_train
+from .training import (
+    TrainLog,
+    export_best,
+    make_optimizer,
+    restore,
+    save_checkpoint,
+    seed_all,
+    set_train,
+    split_parts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +48,22 @@ class RecTrainConfig:
     warmup_steps: int = 10
     clip_norm: float = 10.0
     eval_every: int = 50
-    distill: str | None = None  # None or "udml"
+    distill: str | None = None  # None, "udml", "teacher" or "udml+teacher" (see DISTILL)
     enhanced_ctc: bool = False
     center_weight: float = 0.05
     seed: int = 0
     width: int = 320
     freeze_bn: bool = True  # keep the official BatchNorm statistics: small CPU batches would move them
     qat: bool = False  # quantization-aware training: fake-quant layers in the students, int8 export
+    pact: bool = False  # QAT: PACT clipping of activations
+    keep_fp32_first: int = 0  # QAT: the first N conv/linear layers stay FP32
+    prune_plan: dict | None = None  # train a network pruned to this plan (quantize.prune)
+    init_weights: str | None = None  # start from these weights (.pdparams of the same, possibly pruned, network)
+
+
+# U-DML: two students, DML on outputs + L2 on backbone features; "teacher": the same two terms against the frozen
+# official FP32 recognizer (distillation: what recovers a pruned or quantized student).
+DISTILL = (None, "udml", "teacher", "udml+teacher")
 
 
 def encode(text: str, index: dict[str, int]) -> list[int]:
@@ -55,10 +73,11 @@ def encode(text: str, index: dict[str, int]) -> list[int]:
 class RecData:
     """Word crops resized and padded to 3×32×width as in training, with their label indices."""
 
-    def __init__(self, label_file: str, charset: list[str], width: int, limit: int | None = None):
+    def __init__(self, label_file: str, charset: list[str], width: int, part: slice = slice(None),
+                 limit: int | None = None):
         index = {c: i for i, c in enumerate(charset) if i > 0}
         self.items = []
-        for sample in read_rec_labels(label_file)[: limit or None]:
+        for sample in read_rec_labels(label_file)[part][:limit]:
             label = encode(sample.text, index)
             if not label:
                 continue
@@ -96,7 +115,7 @@ def evaluate(net, data: RecData, charset: list[str], batch_size: int = 32) -> di
 
 def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: str,
               config: RecTrainConfig | None = None, resume: bool = False, train_limit: int | None = None,
-              eval_limit: int | None = None, progress: bool = True) -> dict:
+              eval_limit: int | None = None, dev_tail: int | None = None, progress: bool = True) -> dict:
     """Fine-tune from the official weights in ``init_models``; returns the best evaluation."""
     import paddle
 
@@ -104,16 +123,25 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     from .nets.registry import load_official
 
     config = config or RecTrainConfig()
-    if config.distill not in (None, "udml"):
-        raise EdgeOCRError("rec distillation is 'udml'")
+    if config.distill not in DISTILL:
+        raise EdgeOCRError(f"rec distillation is one of {', '.join(d for d in DISTILL if d)}")
     from edge_ocr.models import resolve_models
 
     charset = load_charset(resolve_models(init_models).dictionary)
     seed_all(config.seed)
-    train = RecData(train_labels, charset, config.width, train_limit)
-    dev = RecData(eval_labels, charset, config.width, eval_limit)
-    students = [load_official("rec", init_models) for _ in range(2 if config.distill == "udml" else 1)]
-    quanters = [quantize_aware(s) for s in students] if config.qat else []
+    train_part, dev_part = split_parts(train_labels, eval_labels, eval_limit, dev_tail)
+    train = RecData(train_labels, charset, config.width, train_part, train_limit)
+    dev = RecData(eval_labels, charset, config.width, dev_part)
+    from .prune import build_network
+
+    distill = config.distill or ""
+    students = [build_network("rec", init_models, config.prune_plan, config.init_weights)
+                for _ in range(2 if "udml" in distill else 1)]
+    teacher = load_official("rec", init_models) if "teacher" in distill else None
+    if teacher is not None:
+        teacher.eval()
+    quanters = [quantize_aware(s, pact=config.pact, keep_fp32_first=config.keep_fp32_first)
+                for s in students] if config.qat else []
     centers = paddle.create_parameter([len(charset), 96], "float32",
                                       default_initializer=paddle.nn.initializer.Constant(0.0))
     centers.stop_gradient = True
@@ -150,6 +178,12 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
             if len(outputs) == 2:
                 loss = loss + losses.dml_loss(outputs[0][0], outputs[1][0]) + losses.feature_distance(
                     outputs[0][1], outputs[1][1])
+            if teacher is not None:
+                with paddle.no_grad():
+                    target_logits, target_features, _ = teacher(images, return_features=True)
+                for logits, features, _ in outputs:
+                    loss = loss + losses.dml_loss(logits, target_logits) + losses.feature_distance(
+                        features, target_features)
             loss.backward()
             optimizer.step()
             optimizer.clear_grad()

@@ -110,12 +110,28 @@ class TrainLog:
         plt.close(fig)
 
 
+def split_parts(train_labels: str, eval_labels: str, eval_limit: int | None,
+                dev_tail: int | None) -> tuple[slice, slice]:
+    """Which samples train and which evaluate. With ``dev_tail`` the evaluation takes the last ``dev_tail`` samples
+    of ``eval_labels`` (a dev split: model selection without the test set); when those are the train labels too,
+    they are held out of training."""
+    if not dev_tail:
+        return slice(None), slice(eval_limit)
+    held_out = os.path.exists(eval_labels) and os.path.samefile(train_labels, eval_labels)
+    return slice(-dev_tail if held_out else None), slice(-dev_tail, None)
+
+
 def export_best(net, quanters: list, out_dir: str, input_shape: list) -> str:
-    """Export the best student: with its fake-quant ops when it trains quantization-aware."""
+    """Export the best student: with its fake-quant ops when it trains quantization-aware. An FP32 student's
+    weights also go to ``out_dir.pdparams``, where a later stage (QAT after pruning recovery) starts from them."""
+    import paddle
+
     if quanters:
         from .qat import save_qat_model
 
         return save_qat_model(quanters[0], net, out_dir, input_shape)
     from .nets.export import save_inference_model
 
-    return save_inference_model(net, out_dir, input_shape)
+    save_inference_model(net, out_dir, input_shape)
+    paddle.save(net.state_dict(), out_dir.rstrip("/") + ".pdparams")
+    return out_dir
