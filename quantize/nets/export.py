@@ -14,16 +14,30 @@ def save_inference_model(net, out_dir: str, input_shape: list[int | None], save=
 
     ``save(net, path_prefix, input_spec=...)`` defaults to ``paddle.jit.save`` (QAT passes its quanter's saver).
     """
+    import copy
+
     import paddle
 
     save = save or paddle.jit.save
+    # Export a copy: to_static decorates the layer's forward in place, and a network still training must not run
+    # (or be exported again) through that graph. The AST translator (not SOT, which ignores the input spec and
+    # breaks on QAT's wrapped layers after training steps) gives the dynamic input shape.
     net.eval()
+    net = copy.deepcopy(net)
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     work = tempfile.mkdtemp(prefix=".jit-", dir=parent)
     try:
         spec = [paddle.static.InputSpec(shape=input_shape, dtype="float32", name="x")]
-        save(net, os.path.join(work, "inference"), input_spec=spec)
+        previous = os.environ.get("ENABLE_FALL_BACK")
+        os.environ["ENABLE_FALL_BACK"] = "False"
+        try:
+            save(net, os.path.join(work, "inference"), input_spec=spec)
+        finally:
+            if previous is None:
+                os.environ.pop("ENABLE_FALL_BACK", None)
+            else:
+                os.environ["ENABLE_FALL_BACK"] = previous
         replace_dir(work, out_dir)
     finally:
         if os.path.isdir(work):
