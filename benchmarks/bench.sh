@@ -11,6 +11,14 @@ PEER=$(mktemp --suffix=.json)
 ACC=(--accuracy fp32-paddle=benchmarks/results/eval-fp32.json fp32-lite=benchmarks/results/eval-fp32.json)
 BUNDLES=()
 if [ -d "${PTQ_TWIN:-}" ]; then BUNDLES=(--bundle "ptq-x86-twin=$PTQ_TWIN"); ACC+=("ptq-x86-twin=benchmarks/results/compress-ptq.json"); fi
+# VARIANTS="ptq=DIR qat=DIR prune-qat=DIR": quantized model folders (BUNDLE-artifacts/quantized of a compress run),
+# run on Paddle Inference; their accuracy comes from benchmarks/results/compress-NAME.json.
+VARIANT_ARGS=()
+for pair in ${VARIANTS:-}; do
+  VARIANT_ARGS+=(--variant "$pair")
+  name="${pair%%=*}"
+  [ -f "benchmarks/results/compress-$name.json" ] && ACC+=("$name=benchmarks/results/compress-$name.json")
+done
 .venv/bin/edge-ocr bench --images "$IMAGES" "${LIMIT[@]}" --models "$SHARED/models/ppocrv2" --threads 1 2 \
-  "${BUNDLES[@]}" "${ACC[@]}" --merge "$PEER" --name "${BENCH_NAME:-latest}"
+  "${BUNDLES[@]}" "${VARIANT_ARGS[@]}" "${ACC[@]}" --merge "$PEER" --name "${BENCH_NAME:-latest}"
 rm -f "$PEER"

@@ -234,6 +234,9 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--lr", type=float, default=defaults.lr)
     train.add_argument("--det-distill", choices=("teacher", "cml"), default=defaults.det_distill)
     train.add_argument("--rec-distill", choices=("teacher", "udml", "udml+teacher"), default=defaults.rec_distill)
+    train.add_argument("--recovery-det-distill", choices=("teacher", "cml"), default=defaults.recovery_det_distill)
+    train.add_argument("--recovery-rec-distill", choices=("teacher", "udml", "udml+teacher"),
+                       default=defaults.recovery_rec_distill)
     train.add_argument("--pact", action="store_true", help="PACT clipping of activations in QAT")
     train.add_argument("--det-flops-reduction", type=float, default=defaults.det_flops_reduction)
     train.add_argument("--rec-flops-reduction", type=float, default=defaults.rec_flops_reduction)
@@ -261,8 +264,8 @@ def _role_values(items: list[str], option: str, convert=str) -> dict:
 
 def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
     for name in ("det_flops_reduction", "rec_flops_reduction"):
-        if not 0 < getattr(args, name) < 1:
-            raise EdgeOCRError(f"--{name.replace('_', '-')} must lie between 0 and 1")
+        if not 0 <= getattr(args, name) < 1:
+            raise EdgeOCRError(f"--{name.replace('_', '-')} must lie in [0, 1) (0: that model is not pruned)")
     defaults = TrainRecipeOptions()
     sensitivity = _role_values(args.prune_sensitivity, "--prune-sensitivity")
     for path in sensitivity.values():
@@ -272,6 +275,7 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
         det_steps=args.det_steps, rec_steps=args.rec_steps, recovery_det_steps=args.recovery_det_steps,
         recovery_rec_steps=args.recovery_rec_steps, det_batch_size=args.det_batch_size,
         rec_batch_size=args.rec_batch_size, lr=args.lr, det_distill=args.det_distill, rec_distill=args.rec_distill,
+        recovery_det_distill=args.recovery_det_distill, recovery_rec_distill=args.recovery_rec_distill,
         pact=args.pact, det_flops_reduction=args.det_flops_reduction, rec_flops_reduction=args.rec_flops_reduction,
         criterion=args.criterion, sensitivity=sensitivity, eval_every=args.eval_every,
         dev_tail={**defaults.dev_tail, **_role_values(args.dev, "--dev", int)},
@@ -412,5 +416,24 @@ def compress_markdown(report: dict) -> str:
                              f"{report['drop'][key]:+.2f} |")
         lines.append("")
         lines.append(f"Compressed accuracy: {report['evaluated_with']['compressed']}.")
+    if "fp32_bundle_bytes" in report:
+        lines += ["", f"FP32 bundle for the same target: {report['fp32_bundle_bytes'] / 1e6:.3f} MB."]
+    if "flops" in report:
+        lines += ["", "| model | FLOPs FP32 (G) | FLOPs compressed (G) | cut | params FP32 | params compressed |",
+                  "|---|---|---|---|---|---|"]
+        for role, entry in report["flops"].items():
+            shape = "x".join(str(d) for d in entry["fp32"]["input_shape"][2:])
+            lines.append(f"| {role} @ {shape} | {entry['fp32']['flops'] / 1e9:.3f} | "
+                         f"{entry['compressed']['flops'] / 1e9:.3f} | {entry['reduction']:.1%} | "
+                         f"{entry['fp32']['params']:,} | {entry['compressed']['params']:,} |")
+        lines += ["", "FLOPs as `paddle.flops` counts them (multiply-accumulates of conv and linear layers plus BN; "
+                      "the LSTM is not counted).", ""]
+    for role, stage in report.get("stages", {}).items():
+        parts = [f"official FP32 {stage['fp32_dev']:.4f}"] if "fp32_dev" in stage else []
+        for name in ("recovery", "qat"):
+            if name in stage:
+                parts.append(f"{name} best {stage[name]['best']:.4f} (last {stage[name]['last']:.4f}, "
+                             f"{stage[name]['steps']} steps)")
+        lines.append(f"- {role} dev split: " + "; ".join(parts))
     lines += ["", f"Wall time {report['wall_seconds']} s on {report['machine']}.", ""]
     return "\n".join(lines)

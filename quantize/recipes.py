@@ -109,12 +109,14 @@ class TrainRecipeOptions:
     det_batch_size: int = 2
     rec_batch_size: int = 16
     lr: float = 5e-5
-    det_distill: str = "teacher"  # or "cml" (two students: twice the cost)
-    rec_distill: str = "teacher"  # or "udml", "udml+teacher"
+    det_distill: str = "teacher"  # QAT stage; or "cml" (two students: twice the cost)
+    rec_distill: str = "teacher"  # QAT stage; or "udml", "udml+teacher"
+    recovery_det_distill: str = "cml"  # pruning recovery: the paper's CML (FP32 teacher + two students)
+    recovery_rec_distill: str = "udml+teacher"  # U-DML between two students plus the unpruned FP32 teacher
     pact: bool = False
     keep_fp32_first: dict[str, int] = field(default_factory=lambda: {"rec": 16})  # as PTQ: rec's stem stays FP32
     det_flops_reduction: float = 0.32
-    rec_flops_reduction: float = 0.3
+    rec_flops_reduction: float = 0.0  # 0 = not pruned: 10% of almost any rec layer's filters costs 10-35 points
     criterion: str = "fpgm"
     prune_dev: dict[str, int] = field(default_factory=lambda: {"det": 16, "rec": 200})
     sensitivity: dict[str, str] = field(default_factory=dict)  # role -> saved prune sensitivity report
@@ -124,6 +126,8 @@ class TrainRecipeOptions:
 
 def _train(role: str, models_dir: str, labels: str, out_dir: str, options: TrainRecipeOptions, steps: int,
            qat: bool, plan: dict | None, weights: str | None) -> str:
+    distill = {("det", True): options.det_distill, ("rec", True): options.rec_distill,
+               ("det", False): options.recovery_det_distill, ("rec", False): options.recovery_rec_distill}
     """One training stage on ``labels`` (dev split from their end); returns the folder of the model to keep."""
     common = dict(steps=steps, lr=options.lr, eval_every=options.eval_every, qat=qat, pact=qat and options.pact,
                   keep_fp32_first=options.keep_fp32_first.get(role, 0), prune_plan=plan,
@@ -131,12 +135,12 @@ def _train(role: str, models_dir: str, labels: str, out_dir: str, options: Train
     if role == "det":
         from .train_det import DetTrainConfig, train_det
 
-        config = DetTrainConfig(batch_size=options.det_batch_size, distill=options.det_distill, **common)
+        config = DetTrainConfig(batch_size=options.det_batch_size, distill=distill[role, qat], **common)
         best = train_det(models_dir, labels, labels, out_dir, config, dev_tail=options.dev_tail["det"])
     else:
         from .train_rec import RecTrainConfig, train_rec
 
-        config = RecTrainConfig(batch_size=options.rec_batch_size, distill=options.rec_distill, **common)
+        config = RecTrainConfig(batch_size=options.rec_batch_size, distill=distill[role, qat], **common)
         best = train_rec(models_dir, labels, labels, out_dir, config, dev_tail=options.dev_tail["rec"])
     kept = os.path.join(out_dir, "best" if best.get("step") else "final")
     log.info("%s %s: dev %s, keeping %s", role, "QAT" if qat else "recovery", best, kept)
@@ -146,7 +150,7 @@ def _train(role: str, models_dir: str, labels: str, out_dir: str, options: Train
 def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, work: str,
                  options: TrainRecipeOptions, ptq: PTQOptions) -> tuple[str, dict]:
     """The qat / prune-qat recipes: quantized models in ``work``/quantized, and what each stage measured."""
-    from .prune import build_network, model_cost, prune_model
+    from .prune import build_network, dev_metric, model_cost, prune_model
 
     paths = resolve_models(models_dir)
     quantized = os.path.join(work, "quantized")
@@ -155,9 +159,11 @@ def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, w
     for role, labels in (("det", calib_det), ("rec", calib_rec)):
         start = time.perf_counter()
         plan = weights = None
-        stages[role] = {"fp32_cost": model_cost(build_network(role, models_dir), role)}
-        if recipe == "prune-qat":
-            reduction = options.det_flops_reduction if role == "det" else options.rec_flops_reduction
+        fp32 = build_network(role, models_dir)
+        stages[role] = {"fp32_cost": model_cost(fp32, role),  # and the official model on the same dev split:
+                        "fp32_dev": dev_metric(role, labels, options.dev_tail[role], models_dir)(fp32)}
+        reduction = options.det_flops_reduction if role == "det" else options.rec_flops_reduction
+        if recipe == "prune-qat" and reduction > 0:
             plan = prune_model(role, models_dir, labels, os.path.join(work, f"prune-{role}"), reduction,
                                options.criterion, options.prune_dev[role],
                                sensitivity_report=options.sensitivity.get(role))

@@ -33,6 +33,11 @@ def core_test_binary(tmp_path_factory):
     return str(build / "core_test")
 
 
+@pytest.fixture(scope="session")
+def core_build(core_test_binary):
+    return os.path.dirname(core_test_binary)
+
+
 class Recording:
     """An engine wrapper that records every call's input and output."""
 
@@ -98,3 +103,19 @@ def test_core_rejects_a_changed_text(core_test_binary, x86_bundle, models_dir, t
     json.dump(meta, open(meta_path, "w"))
     proc = subprocess.run([core_test_binary, golden], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "1 failed" in proc.stdout
+
+
+def test_jni_bridge_compiles_and_matches_the_java_natives(core_build):
+    """The app's JNI bridge builds against the core on the host, and defines exactly the native methods that
+    OcrEngine.java declares (names are the JNI mangling of org.edgeocr.demo.OcrEngine)."""
+    import glob
+    import re
+
+    app = os.path.join(REPO, "android_demo", "app", "src", "main")
+    java = open(os.path.join(app, "java", "org", "edgeocr", "demo", "OcrEngine.java"), encoding="utf-8").read()
+    bridge = open(os.path.join(app, "cpp", "jni_bridge.cc"), encoding="utf-8").read()
+    declared = set(re.findall(r"private static native \S+ (\w+)\(", java))
+    defined = set(re.findall(r"Java_org_edgeocr_demo_OcrEngine_(\w+)\(", bridge))
+    assert declared == defined == {"nativeCreate", "nativeRun", "nativeRelease"}
+    if os.path.isdir("/usr/lib/jvm"):  # a JDK (jni.h) is on this machine: the bridge must have compiled
+        assert glob.glob(os.path.join(core_build, "**", "jni_bridge.cc.o"), recursive=True)

@@ -102,3 +102,17 @@ def test_rec_qat_steps_and_an_export_opt_accepts(models_dir, tiny, tmp_path):
     assert any("quantize" in op for op in op_counts(final))
     nb = convert_to_nb(final, str(tmp_path / "rec.nb"), target="arm")
     assert inspect_nb(nb).precision == "int8"
+
+
+def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_path):
+    """Exporting a QAT detector after training steps and evaluations (best checkpoints) once broke in Paddle's
+    SOT translator; the exported model keeps a dynamic input and its fake-quant ops."""
+    from quantize.program import input_spec, op_counts
+    from quantize.train_det import DetTrainConfig, train_det
+
+    out = str(tmp_path / "det-qat")
+    config = DetTrainConfig(steps=3, batch_size=1, size=320, eval_every=1, distill="teacher", qat=True)
+    train_det(models_dir, tiny_det, tiny_det, out, config, progress=False)
+    final = os.path.join(out, "final")
+    assert input_spec(final)["shape"] == [-1, 3, -1, -1]
+    assert any("quantize" in op for op in op_counts(final))

@@ -25,6 +25,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--engines", nargs="*", default=["paddle", "lite"], choices=("paddle", "lite"),
                         help="engines to run the --models variant on (default both; none with --engines)")
     parser.add_argument("--bundle", nargs="*", default=[], metavar="NAME=DIR", help="bundles to measure")
+    parser.add_argument("--variant", nargs="*", default=[], metavar="NAME=MODELS_DIR",
+                        help="more model folders to run on Paddle Inference, e.g. the quantized models a compress "
+                             "run leaves in BUNDLE-artifacts/quantized (fake-quant ops: simulated int8)")
     parser.add_argument("--threads", nargs="+", type=positive_int, default=[1, 2])
     parser.add_argument("--power-mode", help="Paddle Lite power mode for bundles on ARM (benchmark_bin --power_mode)")
     parser.add_argument("--limit", type=positive_int, help="first N images")
@@ -79,6 +82,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..images import list_images
+    from ..models import resolve_models
     from .measure import machine_info, measure_in_subprocess
     from .report import plots, to_markdown
 
@@ -90,6 +94,9 @@ def run_bench(args: argparse.Namespace) -> int:
         limit, warmup, repeats = 5, 1, 1
     images = images[: limit or None]
     variants = [{"name": f"fp32-{engine}", "models": args.models, "engine": engine} for engine in args.engines]
+    for name, path in _pairs(args.variant, "--variant"):
+        resolve_models(path)  # a clear error now rather than in the measuring subprocess
+        variants.append({"name": name, "models": os.path.abspath(path), "engine": "paddle"})
     for name, path in _pairs(args.bundle, "--bundle"):
         if not os.path.isfile(os.path.join(path, "manifest.json")):
             raise EdgeOCRError(f"{path} is not a bundle (no manifest.json)")
