@@ -246,6 +246,8 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--dev", nargs="*", default=[], metavar="ROLE=N",
                        help="dev split sizes for checkpoint selection (default det=30 rec=200)")
     train.add_argument("--eval-every", type=positive_int, default=defaults.eval_every)
+    train.add_argument("--resume", action="store_true",
+                       help="keep the finished pruning and training stages of an earlier run with the same --out")
     parser.set_defaults(func=run_compress)
 
 
@@ -277,7 +279,7 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
         rec_batch_size=args.rec_batch_size, lr=args.lr, det_distill=args.det_distill, rec_distill=args.rec_distill,
         recovery_det_distill=args.recovery_det_distill, recovery_rec_distill=args.recovery_rec_distill,
         pact=args.pact, det_flops_reduction=args.det_flops_reduction, rec_flops_reduction=args.rec_flops_reduction,
-        criterion=args.criterion, sensitivity=sensitivity, eval_every=args.eval_every,
+        criterion=args.criterion, sensitivity=sensitivity, eval_every=args.eval_every, resume=args.resume,
         dev_tail={**defaults.dev_tail, **_role_values(args.dev, "--dev", int)},
         keep_fp32_first=(_role_values([i for i in args.keep_fp32_first if not i.startswith("cls=")],
                                       "--keep-fp32-first", int)
@@ -330,7 +332,7 @@ def run_compress(args: argparse.Namespace) -> int:
                          per_channel=not args.per_tensor, keep_fp32=keep)
     train_options = train_recipe_options(args) if args.recipe != "ptq" else None
     work = artifacts_dir(args.out)
-    if os.path.isdir(work):
+    if os.path.isdir(work) and not (train_options and train_options.resume):
         shutil.rmtree(work)
     stages = None
     if train_options is None:

@@ -122,26 +122,45 @@ class TrainRecipeOptions:
     sensitivity: dict[str, str] = field(default_factory=dict)  # role -> saved prune sensitivity report
     dev_tail: dict[str, int] = field(default_factory=lambda: {"det": 30, "rec": 200})
     eval_every: int = 20
+    resume: bool = False  # keep finished stages (pruning plans, training runs) of an earlier run in the same folder
+
+
+def _finished(out_dir: str, config) -> dict | None:
+    """The best evaluation of a stage an earlier run finished with the same configuration; None otherwise."""
+    import json
+    from dataclasses import asdict
+
+    try:
+        with open(os.path.join(out_dir, "checkpoint.json")) as handle:
+            state = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    same = state.get("config") == json.loads(json.dumps(asdict(config)))
+    done = state.get("step", 0) >= config.steps and os.path.isfile(os.path.join(out_dir, "final", "inference.pdmodel"))
+    return state.get("best") if same and done else None
 
 
 def _train(role: str, models_dir: str, labels: str, out_dir: str, options: TrainRecipeOptions, steps: int,
            qat: bool, plan: dict | None, weights: str | None) -> str:
+    """One training stage on ``labels`` (dev split from their end); returns the folder of the model to keep."""
     distill = {("det", True): options.det_distill, ("rec", True): options.rec_distill,
                ("det", False): options.recovery_det_distill, ("rec", False): options.recovery_rec_distill}
-    """One training stage on ``labels`` (dev split from their end); returns the folder of the model to keep."""
     common = dict(steps=steps, lr=options.lr, eval_every=options.eval_every, qat=qat, pact=qat and options.pact,
                   keep_fp32_first=options.keep_fp32_first.get(role, 0), prune_plan=plan,
-                  init_weights=weights)
+                  init_weights=weights, distill=distill[role, qat])
     if role == "det":
         from .train_det import DetTrainConfig, train_det
 
-        config = DetTrainConfig(batch_size=options.det_batch_size, distill=distill[role, qat], **common)
-        best = train_det(models_dir, labels, labels, out_dir, config, dev_tail=options.dev_tail["det"])
+        config, train = DetTrainConfig(batch_size=options.det_batch_size, **common), train_det
     else:
         from .train_rec import RecTrainConfig, train_rec
 
-        config = RecTrainConfig(batch_size=options.rec_batch_size, distill=distill[role, qat], **common)
-        best = train_rec(models_dir, labels, labels, out_dir, config, dev_tail=options.dev_tail["rec"])
+        config, train = RecTrainConfig(batch_size=options.rec_batch_size, **common), train_rec
+    best = _finished(out_dir, config) if options.resume else None
+    if best is not None:
+        log.info("%s: kept from an earlier run with the same configuration", out_dir)
+    else:
+        best = train(models_dir, labels, labels, out_dir, config, dev_tail=options.dev_tail[role])
     kept = os.path.join(out_dir, "best" if best.get("step") else "final")
     log.info("%s %s: dev %s, keeping %s", role, "QAT" if qat else "recovery", best, kept)
     return kept
@@ -164,9 +183,15 @@ def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, w
                         "fp32_dev": dev_metric(role, labels, options.dev_tail[role], models_dir)(fp32)}
         reduction = options.det_flops_reduction if role == "det" else options.rec_flops_reduction
         if recipe == "prune-qat" and reduction > 0:
-            plan = prune_model(role, models_dir, labels, os.path.join(work, f"prune-{role}"), reduction,
-                               options.criterion, options.prune_dev[role],
-                               sensitivity_report=options.sensitivity.get(role))
+            plan_file = os.path.join(work, f"prune-{role}", "plan.json")
+            if options.resume and os.path.isfile(plan_file):
+                from .prune import load_plan
+
+                plan = load_plan(plan_file)
+            else:
+                plan = prune_model(role, models_dir, labels, os.path.join(work, f"prune-{role}"), reduction,
+                                   options.criterion, options.prune_dev[role],
+                                   sensitivity_report=options.sensitivity.get(role))
             recovery_steps = options.recovery_det_steps if role == "det" else options.recovery_rec_steps
             recovered = _train(role, models_dir, labels, os.path.join(work, f"recover-{role}"), options,
                                recovery_steps, False, plan, None)

@@ -174,3 +174,22 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
     assert report["flops"]["det"]["compressed"]["flops"] < report["flops"]["det"]["fp32"]["flops"]
     assert report["bundle_bytes"] < report["fp32_bundle_bytes"]
     assert os.path.isfile(out / "rec.nb") and os.path.isfile(out / "manifest.json")
+
+
+def test_resume_keeps_only_a_finished_stage_with_the_same_config(tmp_path):
+    from dataclasses import asdict
+
+    from quantize.recipes import _finished
+    from quantize.train_rec import RecTrainConfig
+
+    config = RecTrainConfig(steps=4, qat=True, distill="teacher")
+    stage = tmp_path / "qat-rec"
+    (stage / "final").mkdir(parents=True)
+    (stage / "final" / "inference.pdmodel").write_bytes(b"x")
+    (stage / "checkpoint.json").write_text(json.dumps({"step": 4, "best": {"accuracy": 0.5, "step": 4},
+                                                       "config": asdict(config)}))
+    assert _finished(str(stage), config) == {"accuracy": 0.5, "step": 4}
+    assert _finished(str(stage), RecTrainConfig(steps=4, qat=True, distill="udml")) is None  # other config
+    assert _finished(str(stage), RecTrainConfig(steps=8, qat=True, distill="teacher")) is None  # not finished
+    (stage / "final" / "inference.pdmodel").unlink()
+    assert _finished(str(stage), config) is None

@@ -14,21 +14,17 @@ def save_inference_model(net, out_dir: str, input_shape: list[int | None], save=
 
     ``save(net, path_prefix, input_spec=...)`` defaults to ``paddle.jit.save`` (QAT passes its quanter's saver).
     """
-    import copy
-
     import paddle
 
     save = save or paddle.jit.save
-    # Export a copy: to_static decorates the layer's forward in place, and a network still training must not run
-    # (or be exported again) through that graph. The AST translator (not SOT, which ignores the input spec and
-    # breaks on QAT's wrapped layers after training steps) gives the dynamic input shape.
     net.eval()
-    net = copy.deepcopy(net)
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     work = tempfile.mkdtemp(prefix=".jit-", dir=parent)
     try:
         spec = [paddle.static.InputSpec(shape=input_shape, dtype="float32", name="x")]
+        # The AST translator: SOT ignores the input spec (the export would keep the last batch's shape) and fails
+        # on QAT's wrapped layers after training steps.
         previous = os.environ.get("ENABLE_FALL_BACK")
         os.environ["ENABLE_FALL_BACK"] = "False"
         try:
@@ -38,6 +34,9 @@ def save_inference_model(net, out_dir: str, input_shape: list[int | None], save=
                 os.environ.pop("ENABLE_FALL_BACK", None)
             else:
                 os.environ["ENABLE_FALL_BACK"] = previous
+            # QAT's saver decorates forward in place (to_static); a network that goes on training must run eagerly.
+            if hasattr(net.forward, "rollback"):
+                net.forward.rollback()
         replace_dir(work, out_dir)
     finally:
         if os.path.isdir(work):
