@@ -60,8 +60,9 @@ def run_nets_export(args: argparse.Namespace) -> int:
 
 @command("train")
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("train", help="fine-tune a PP-OCRv2 network (det or rec) from the official weights")
-    parser.add_argument("kind", choices=("det", "rec"), help="which network (cls training: not yet)")
+    parser = sub.add_parser("train", help="fine-tune a PP-OCRv2 network (det, rec or cls) from the official weights")
+    parser.add_argument("kind", choices=("det", "rec", "cls"),
+                        help="which network; cls trains on rec-format word crops (each also rotated 180°)")
     parser.add_argument("--train-labels", required=True)
     parser.add_argument("--eval-labels", required=True)
     parser.add_argument("--init", required=True, metavar="MODELS_DIR")
@@ -103,7 +104,17 @@ def run_train(args: argparse.Namespace) -> int:
     common = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
                   distill=args.distill, freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact, prune_plan=plan,
                   init_weights=args.init_weights)
-    if args.kind == "det":
+    if args.kind == "cls":
+        from .train_cls import ClsTrainConfig, train_cls
+
+        if args.distill or args.prune_plan or args.copy_paste or args.enhanced_ctc:
+            raise EdgeOCRError("the classifier trains without --distill, --prune-plan, --copy-paste or --enhanced-ctc")
+        config = ClsTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
+                                freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact)
+        best = train_cls(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
+                         eval_limit=args.eval_limit, dev_tail=args.dev_tail)
+        metric = f"direction accuracy {best['accuracy']:.4f}"
+    elif args.kind == "det":
         from .train_det import DetTrainConfig, train_det
 
         if args.distill not in (None, "cml", "teacher"):

@@ -4,6 +4,7 @@ import csv
 import json
 import os
 
+import numpy as np
 import pytest
 
 from quantize.train_rec import RecTrainConfig, train_rec
@@ -116,3 +117,21 @@ def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_pa
     final = os.path.join(out, "final")
     assert input_spec(final)["shape"] == [-1, 3, -1, -1]
     assert any("quantize" in op for op in op_counts(final))
+
+
+def test_cls_training_steps_export_and_resume(models_dir, tiny, tmp_path):
+    from edge_ocr.engines import create_engine
+    from quantize.train_cls import ClsData, ClsTrainConfig, train_cls
+
+    data = ClsData(tiny)
+    assert len(data.images) == 8 and data.labels == [0, 1] * 4  # each crop upright and rotated 180°
+    assert data.images[0].shape == (3, 48, 192)
+    out = str(tmp_path / "cls")
+    config = ClsTrainConfig(steps=3, batch_size=8, lr=1e-4, warmup_steps=1, eval_every=3)
+    best = train_cls(models_dir, tiny, tiny, out, config, progress=False)
+    assert 0 <= best["accuracy"] <= 1 and len(_losses(out)) == 3
+    probs = create_engine(os.path.join(out, "final"), "paddle", threads=1).run(np.stack(data.images[:2]))
+    assert probs.shape == (2, 2) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    config.steps = 4
+    train_cls(models_dir, tiny, tiny, out, config, resume=True, progress=False)
+    assert json.load(open(os.path.join(out, "checkpoint.json")))["step"] == 4
