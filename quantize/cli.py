@@ -83,6 +83,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--qat", action="store_true",
                         help="quantization-aware training; OUT/best is then a quantized model for export --quantized")
     parser.add_argument("--pact", action="store_true", help="with --qat: PACT clipping of activations")
+    parser.add_argument("--keep-fp32-first", type=int, default=0, metavar="N",
+                        help="with --qat: the first N conv/linear layers stay FP32 (rec: 16 as in PTQ)")
     parser.add_argument("--prune-plan", metavar="PLAN.json", help="train the network pruned to this plan "
                         "(edge-ocr prune writes it)")
     parser.add_argument("--init-weights", metavar="W.pdparams",
@@ -103,14 +105,15 @@ def run_train(args: argparse.Namespace) -> int:
         raise EdgeOCRError("--pact goes with --qat")
     common = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
                   distill=args.distill, freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact, prune_plan=plan,
-                  init_weights=args.init_weights)
+                  init_weights=args.init_weights, keep_fp32_first=args.keep_fp32_first)
     if args.kind == "cls":
         from .train_cls import ClsTrainConfig, train_cls
 
         if args.distill or args.prune_plan or args.copy_paste or args.enhanced_ctc:
             raise EdgeOCRError("the classifier trains without --distill, --prune-plan, --copy-paste or --enhanced-ctc")
         config = ClsTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-                                freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact)
+                                freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact,
+                                keep_fp32_first=args.keep_fp32_first)
         best = train_cls(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
                          eval_limit=args.eval_limit, dev_tail=args.dev_tail)
         metric = f"direction accuracy {best['accuracy']:.4f}"
@@ -242,7 +245,8 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--recovery-rec-steps", type=positive_int, default=defaults.recovery_rec_steps)
     train.add_argument("--det-batch-size", type=positive_int, default=defaults.det_batch_size)
     train.add_argument("--rec-batch-size", type=positive_int, default=defaults.rec_batch_size)
-    train.add_argument("--lr", type=float, default=defaults.lr)
+    train.add_argument("--lr", type=float, default=defaults.lr, help="QAT stages")
+    train.add_argument("--recovery-lr", type=float, default=defaults.recovery_lr, help="pruning recovery stages")
     train.add_argument("--det-distill", choices=("teacher", "cml"), default=defaults.det_distill)
     train.add_argument("--rec-distill", choices=("teacher", "udml", "udml+teacher"), default=defaults.rec_distill)
     train.add_argument("--recovery-det-distill", choices=("teacher", "cml"), default=defaults.recovery_det_distill)
@@ -287,7 +291,8 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
     return TrainRecipeOptions(
         det_steps=args.det_steps, rec_steps=args.rec_steps, recovery_det_steps=args.recovery_det_steps,
         recovery_rec_steps=args.recovery_rec_steps, det_batch_size=args.det_batch_size,
-        rec_batch_size=args.rec_batch_size, lr=args.lr, det_distill=args.det_distill, rec_distill=args.rec_distill,
+        rec_batch_size=args.rec_batch_size, lr=args.lr, recovery_lr=args.recovery_lr,
+        det_distill=args.det_distill, rec_distill=args.rec_distill,
         recovery_det_distill=args.recovery_det_distill, recovery_rec_distill=args.recovery_rec_distill,
         pact=args.pact, det_flops_reduction=args.det_flops_reduction, rec_flops_reduction=args.rec_flops_reduction,
         criterion=args.criterion, sensitivity=sensitivity, eval_every=args.eval_every, resume=args.resume,

@@ -109,6 +109,7 @@ class TrainRecipeOptions:
     det_batch_size: int = 2
     rec_batch_size: int = 16
     lr: float = 5e-5
+    recovery_lr: float = 5e-5  # pruning recovery stages
     det_distill: str = "teacher"  # QAT stage; or "cml" (two students: twice the cost)
     rec_distill: str = "teacher"  # QAT stage; or "udml", "udml+teacher"
     recovery_det_distill: str = "cml"  # pruning recovery: the paper's CML (FP32 teacher + two students)
@@ -136,6 +137,10 @@ def _finished(out_dir: str, config) -> dict | None:
     except (OSError, ValueError):
         return None
     same = state.get("config") == json.loads(json.dumps(asdict(config)))
+    weights = getattr(config, "init_weights", None)
+    if weights and (not os.path.isfile(weights) or
+                    os.path.getmtime(weights) > os.path.getmtime(os.path.join(out_dir, "checkpoint.json"))):
+        return None  # its starting weights were retrained since (a rerun recovery stage)
     done = state.get("step", 0) >= config.steps and os.path.isfile(os.path.join(out_dir, "final", "inference.pdmodel"))
     return state.get("best") if same and done else None
 
@@ -145,7 +150,8 @@ def _train(role: str, models_dir: str, labels: str, out_dir: str, options: Train
     """One training stage on ``labels`` (dev split from their end); returns the folder of the model to keep."""
     distill = {("det", True): options.det_distill, ("rec", True): options.rec_distill,
                ("det", False): options.recovery_det_distill, ("rec", False): options.recovery_rec_distill}
-    common = dict(steps=steps, lr=options.lr, eval_every=options.eval_every, qat=qat, pact=qat and options.pact,
+    common = dict(steps=steps, lr=options.lr if qat else options.recovery_lr, eval_every=options.eval_every, qat=qat,
+                  pact=qat and options.pact,
                   keep_fp32_first=options.keep_fp32_first.get(role, 0), prune_plan=plan,
                   init_weights=weights, distill=distill[role, qat])
     if role == "det":
