@@ -51,7 +51,7 @@ def load_variants(results: str, shared: str) -> list[dict]:
         report = json.load(open(path))
         if "compressed" not in report:
             continue
-        row = {"name": report["recipe"], "bytes": report["bundle_bytes"], **report["compressed"],
+        row = {"name": os.path.basename(path)[len("compress-"):-len(".json")], "bytes": report["bundle_bytes"], **report["compressed"],
                "drop": report.get("drop"), "source": os.path.basename(path),
                "wall_seconds": report.get("wall_seconds")}
         if "flops" in report:
