@@ -367,7 +367,7 @@ def run_compress(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.out)
     report = {
         "recipe": args.recipe,
-        "command": "edge-ocr " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["compress"] else sys.argv[1:]),
+        "command": "edge-ocr " + " ".join(sys.argv[1:]),
         "created": now(),
         "machine": machine_summary(),
         "target": args.target,

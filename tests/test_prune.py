@@ -171,6 +171,7 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
     for key in ("bundle_bytes", "files", "fp32", "compressed", "drop", "flops", "stages", "fp32_bundle_bytes"):
         assert key in report
     assert report["precision"] == {"det": "int8", "cls": "int8", "rec": "int8"}
+    assert report["command"].startswith("edge-ocr compress --recipe prune-qat ")
     assert report["flops"]["det"]["compressed"]["flops"] < report["flops"]["det"]["fp32"]["flops"]
     assert report["bundle_bytes"] < report["fp32_bundle_bytes"]
     assert os.path.isfile(out / "rec.nb") and os.path.isfile(out / "manifest.json")
