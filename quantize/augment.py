@@ -1,5 +1,6 @@
 """Training augmentations. CopyPaste (PP-OCRv2 for the detector): paste text instances, cut out with their polygon
-masks from another image, at places that overlap no existing text, and add them to the labels."""
+masks from another image, at places that overlap no existing text, and add them to the labels. ``rec_augment``: the
+word-crop augmentations of CRNN-style training (geometric jitter, blur, colour, noise) that keep the text readable."""
 
 from __future__ import annotations
 
@@ -63,3 +64,31 @@ def copy_paste(
             occupied.append(_bbox(placed))
             break
     return out, labels
+
+
+def rec_augment(crop: np.ndarray, rng: np.random.Generator, p: float = 0.4) -> np.ndarray:
+    """Each with probability ``p``: a small perspective warp (corners moved by up to 6% of the height), edge crop
+    jitter (up to 4% of the width, 8% of the height per side), Gaussian blur, brightness/contrast jitter, Gaussian
+    noise. The label does not change: nothing here can cut a character away or mirror the text."""
+    out = crop
+    h, w = out.shape[:2]
+    if h < 4 or w < 4:
+        return out
+    if rng.random() < p:
+        d = 0.06 * h
+        src = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
+        dst = (src + rng.uniform(-d, d, size=(4, 2))).astype(np.float32)
+        out = cv2.warpPerspective(out, cv2.getPerspectiveTransform(src, dst), (w, h),
+                                  borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < p:
+        x0, x1 = (int(rng.integers(0, max(1, int(0.04 * w)) + 1)) for _ in range(2))
+        y0, y1 = (int(rng.integers(0, max(1, int(0.08 * h)) + 1)) for _ in range(2))
+        if w - x0 - x1 >= 4 and h - y0 - y1 >= 4:
+            out = out[y0 : h - y1, x0 : w - x1]
+    if rng.random() < p:
+        out = cv2.GaussianBlur(out, (3, 3), float(rng.uniform(0.3, 1.2)))
+    if rng.random() < p:
+        out = np.clip(out.astype(np.float32) * rng.uniform(0.7, 1.3) + rng.uniform(-30, 30), 0, 255).astype(np.uint8)
+    if rng.random() < p:
+        out = np.clip(out.astype(np.float32) + rng.normal(0, rng.uniform(2, 8), out.shape), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(out)

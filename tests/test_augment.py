@@ -36,3 +36,23 @@ def test_copy_paste_adds_non_overlapping_instances(shared):
                 assert not _overlaps(boxes_all[i], boxes_all[j], margin=0)
     assert not np.array_equal(out, image) and np.array_equal(cv2.imread(os.path.join(
         shared, "data", "icdar2015", "ch4_training_images", "img_1.jpg")), image)  # the input is not modified
+
+
+def test_rec_augment_keeps_the_crop_a_readable_image():
+    import numpy as np
+
+    from quantize.augment import rec_augment
+
+    rng = np.random.default_rng(0)
+    crop = np.full((32, 120, 3), 255, np.uint8)
+    crop[8:24, 10:110] = 0  # a dark "word"
+    changed = 0
+    for _ in range(50):
+        out = rec_augment(crop, rng, p=0.8)
+        assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+        assert 0.84 * 32 <= out.shape[0] <= 32 and 0.92 * 120 <= out.shape[1] <= 120
+        dark = out.mean(axis=2) < 128  # the word is still there, not cut away
+        assert dark[:, : out.shape[1] // 2].any() and dark[:, out.shape[1] // 2 :].any()
+        changed += not np.array_equal(out, crop)
+    assert changed > 40
+    assert rec_augment(crop[:2, :2], rng, p=1.0).shape == (2, 2, 3)  # too small to touch
