@@ -51,8 +51,9 @@ def load_variants(results: str, shared: str) -> list[dict]:
         report = json.load(open(path))
         if "compressed" not in report:
             continue
-        row = {"name": os.path.basename(path)[len("compress-"):-len(".json")], "bytes": report["bundle_bytes"], **report["compressed"],
-               "drop": report.get("drop"), "source": os.path.basename(path),
+        name = os.path.basename(path)[len("compress-") : -len(".json")]
+        row = {"name": name, "bytes": report["bundle_bytes"], **report["compressed"], "drop": report.get("drop"),
+               "source": os.path.basename(path),
                "wall_seconds": report.get("wall_seconds")}
         if "flops" in report:
             row["det_flops_reduction"] = report["flops"]["det"]["reduction"]
