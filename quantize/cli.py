@@ -165,6 +165,8 @@ def run_prune(args: argparse.Namespace) -> int:
     for path, what in ((args.init, "model folder"), (args.labels, "label file"), (args.sensitivity, "report")):
         if path and not os.path.exists(path):
             raise EdgeOCRError(f"{what} {path} does not exist")
+    if not 0 < args.flops_reduction < 1:  # before a sensitivity analysis that takes minutes
+        raise EdgeOCRError(f"--flops-reduction must lie between 0 and 1, not {args.flops_reduction}")
     plan = prune_model(args.kind, args.init, args.labels, args.out, args.flops_reduction, args.criterion, args.dev,
                        args.align, args.sensitivity, args.layers)
     before, after = plan["before"], plan["after"]

@@ -120,6 +120,9 @@ def test_sensitivity_table_and_prune_cli(models_dir, tiny_labels, tmp_path):
                   "--layers", "lstm.weight_ih_l0", "--dev", "4")
     assert bad.returncode != 0 and "not prunable in rec: lstm.weight_ih_l0" in bad.stderr
     assert "Traceback" not in bad.stderr
+    bad = run_cli("prune", "rec", "--init", models_dir, "--labels", tiny_labels["rec"], "--out", str(out),
+                  "--flops-reduction", "1.5")
+    assert bad.returncode != 0 and "--flops-reduction must lie between 0 and 1" in bad.stderr
 
 
 def test_qat_keeps_the_first_layers_fp32(models_dir):
