@@ -73,6 +73,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--copy-paste", action="store_true", help="det: CopyPaste augmentation")
     parser.add_argument("--size", type=positive_int, default=640, help="det: training crop size")
     parser.add_argument("--enhanced-ctc", action="store_true", help="add the centre loss of enhanced CTC")
+    parser.add_argument("--augment", action="store_true", help="rec: word-crop augmentations on training batches")
     parser.add_argument("--steps", type=positive_int, default=200)
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4)
@@ -131,7 +132,7 @@ def run_train(args: argparse.Namespace) -> int:
 
         if args.distill == "cml":
             raise EdgeOCRError("the recognizer trains with --distill udml, teacher or udml+teacher")
-        config = RecTrainConfig(enhanced_ctc=args.enhanced_ctc, **common)
+        config = RecTrainConfig(enhanced_ctc=args.enhanced_ctc, augment=args.augment, **common)
         best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
                          eval_limit=args.eval_limit, dev_tail=args.dev_tail)
         metric = f"word accuracy {best['accuracy']:.4f}"

@@ -25,6 +25,7 @@ from edge_ocr.evaluation.metrics import score_recognition
 from edge_ocr.images import load_image
 from edge_ocr.rec import ctc_greedy_decode, load_charset
 
+from .augment import rec_augment
 from .qat import quantize_aware
 from .training import (
     TrainLog,
@@ -57,6 +58,7 @@ class RecTrainConfig:
     qat: bool = False  # quantization-aware training: fake-quant layers in the students, int8 export
     pact: bool = False  # QAT: PACT clipping of activations
     keep_fp32_first: int = 0  # QAT: the first N conv/linear layers stay FP32
+    augment: bool = False  # word-crop augmentations (quantize.augment.rec_augment) on the training batches
     prune_plan: dict | None = None  # train a network pruned to this plan (quantize.prune)
     init_weights: str | None = None  # start from these weights (.pdparams of the same, possibly pruned, network)
 
@@ -74,22 +76,28 @@ class RecData:
     """Word crops resized and padded to 3×32×width as in training, with their label indices."""
 
     def __init__(self, label_file: str, charset: list[str], width: int, part: slice = slice(None),
-                 limit: int | None = None):
+                 limit: int | None = None, keep_crops: bool = False):
         index = {c: i for i, c in enumerate(charset) if i > 0}
-        self.items = []
+        self.width, self.items, self.crops = width, [], []
         for sample in read_rec_labels(label_file)[part][:limit]:
             label = encode(sample.text, index)
             if not label:
                 continue
-            image = resize_norm_padded(load_image(sample.image).image, 32, width)
-            self.items.append((image, label, sample.text))
+            crop = load_image(sample.image).image
+            self.items.append((resize_norm_padded(crop, 32, width), label, sample.text))
+            if keep_crops:  # augmented batches are resized from the original crops
+                self.crops.append(crop)
         if not self.items:
             raise EdgeOCRError(f"{label_file}: no usable samples")
 
-    def batch(self, ids: list[int]):
+    def batch(self, ids: list[int], rng: np.random.Generator | None = None):
+        """Images, padded label indices and label lengths; with ``rng``, the crops are augmented first."""
         import paddle
 
-        images = np.stack([self.items[i][0] for i in ids])
+        if rng is not None and self.crops:
+            images = np.stack([resize_norm_padded(rec_augment(self.crops[i], rng), 32, self.width) for i in ids])
+        else:
+            images = np.stack([self.items[i][0] for i in ids])
         longest = max(len(self.items[i][1]) for i in ids)
         labels = np.zeros((len(ids), longest), np.int32)
         for row, i in enumerate(ids):
@@ -128,9 +136,9 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     from edge_ocr.models import resolve_models
 
     charset = load_charset(resolve_models(init_models).dictionary)
-    seed_all(config.seed)
+    augment_rng = seed_all(config.seed)
     train_part, dev_part = split_parts(train_labels, eval_labels, eval_limit, dev_tail)
-    train = RecData(train_labels, charset, config.width, train_part, train_limit)
+    train = RecData(train_labels, charset, config.width, train_part, train_limit, keep_crops=config.augment)
     dev = RecData(eval_labels, charset, config.width, dev_part)
     from .prune import build_network
 
@@ -166,7 +174,8 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
         for start in range(0, len(order), config.batch_size):
             if step >= config.steps:
                 break
-            images, labels, lengths = train.batch(order[start : start + config.batch_size])
+            images, labels, lengths = train.batch(order[start : start + config.batch_size],
+                                                  augment_rng if config.augment else None)
             outputs = [s(images, return_features=True) for s in students]  # (logits, backbone, mid)
             loss = 0
             for logits, _, _ in outputs:

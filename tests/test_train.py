@@ -135,3 +135,18 @@ def test_cls_training_steps_export_and_resume(models_dir, tiny, tmp_path):
     config.steps = 4
     train_cls(models_dir, tiny, tiny, out, config, resume=True, progress=False)
     assert json.load(open(os.path.join(out, "checkpoint.json")))["step"] == 4
+
+
+def test_rec_training_with_augmented_batches(models_dir, tiny, tmp_path):
+    from quantize.train_rec import RecData
+
+    data = RecData(tiny, ["blank"] + list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), 320,
+                   keep_crops=True)
+    rng = np.random.default_rng(0)
+    plain, _, _ = data.batch([0, 1])
+    augmented, _, _ = data.batch([0, 1], rng)
+    assert augmented.shape == plain.shape and not np.allclose(augmented.numpy(), plain.numpy())
+    out = str(tmp_path / "aug")
+    config = RecTrainConfig(steps=2, batch_size=4, warmup_steps=1, eval_every=2, augment=True)
+    train_rec(models_dir, tiny, tiny, out, config, progress=False)
+    assert len(_losses(out)) == 2
