@@ -29,6 +29,7 @@ from .training import (
     seed_all,
     set_train,
     split_parts,
+    take_step,
 )
 
 INPUT_SHAPE = (3, 48, 192)
@@ -103,13 +104,9 @@ def train_cls(init_models: str, train_labels: str, eval_labels: str, out_dir: st
         x = paddle.to_tensor(np.stack([train.images[i] for i in ids]))
         y = paddle.to_tensor(np.array([train.labels[i] for i in ids], np.int64))
         loss = paddle.nn.functional.cross_entropy(net(x), y)
-        loss.backward()
-        optimizer.step()
-        optimizer.clear_grad()
-        schedule.step()
+        row = take_step(loss, optimizer, schedule, step)
         step += 1
         bar.update(1)
-        row = {"step": step, "loss": float(loss), "lr": optimizer.get_lr()}
         if step % config.eval_every == 0 or step == config.steps:
             scores = evaluate_cls(net, dev)
             row["eval_accuracy"] = scores["accuracy"]

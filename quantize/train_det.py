@@ -37,6 +37,7 @@ from .training import (
     seed_all,
     set_train,
     split_parts,
+    take_step,
 )
 
 log = logging.getLogger(__name__)
@@ -183,13 +184,9 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
             loss = loss + sum(losses.map_distillation_loss(m["shrink"], target) for m in maps)
             if len(maps) == 2:
                 loss = loss + losses.map_dml_loss(maps[0]["shrink"], maps[1]["shrink"])
-        loss.backward()
-        optimizer.step()
-        optimizer.clear_grad()
-        schedule.step()
+        row = take_step(loss, optimizer, schedule, step)
         step += 1
         bar.update(1)
-        row = {"step": step, "loss": float(loss), "lr": optimizer.get_lr()}
         if step % config.eval_every == 0 or step == config.steps:
             scores = evaluate_det(students[0], dev)
             row.update(eval_hmean=scores["hmean"], eval_precision=scores["precision"], eval_recall=scores["recall"])

@@ -36,6 +36,7 @@ from .training import (
     seed_all,
     set_train,
     split_parts,
+    take_step,
 )
 
 log = logging.getLogger(__name__)
@@ -193,13 +194,9 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
                 for logits, features, _ in outputs:
                     loss = loss + losses.dml_loss(logits, target_logits) + losses.feature_distance(
                         features, target_features)
-            loss.backward()
-            optimizer.step()
-            optimizer.clear_grad()
-            schedule.step()
+            row = take_step(loss, optimizer, schedule, step)
             step += 1
             bar.update(1)
-            row = {"step": step, "loss": float(loss), "lr": optimizer.get_lr()}
             if step % config.eval_every == 0 or step == config.steps:
                 scores = evaluate(students[0], dev, charset)
                 row.update(eval_accuracy=scores["accuracy"], eval_norm_edit_distance=scores["norm_edit_distance"])

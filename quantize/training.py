@@ -43,6 +43,16 @@ def make_optimizer(parameters, config):
     return optimizer, schedule
 
 
+def take_step(loss, optimizer, schedule, step: int) -> dict:
+    """Backward pass, optimizer step, cleared gradients and the next learning rate; the metrics-log row of the new
+    step (``step`` is the number of steps taken before this one)."""
+    loss.backward()
+    optimizer.step()
+    optimizer.clear_grad()
+    schedule.step()
+    return {"step": step + 1, "loss": float(loss), "lr": optimizer.get_lr()}
+
+
 def save_checkpoint(out_dir: str, nets, optimizer, step: int, best: dict, config: dict) -> None:
     import paddle
 
