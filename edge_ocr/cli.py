@@ -36,6 +36,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def name_value_pairs(items: list[str], option: str, what: str = "NAME=PATH") -> list[tuple[str, str]]:
+    """``NAME=VALUE`` option arguments as pairs; a clear error for anything else."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise EdgeOCRError(f"{option} takes {what}, not {item!r}")
+        pairs.append((name, value))
+    return pairs
+
+
 def unit_float(text: str) -> float:
     try:
         value = float(text)

@@ -9,7 +9,7 @@ import shutil
 import sys
 import time
 
-from edge_ocr.cli import command, positive_int, write_json_atomic
+from edge_ocr.cli import command, name_value_pairs, positive_int, write_json_atomic
 from edge_ocr.errors import EdgeOCRError
 
 from .ptq import ALGORITHMS
@@ -114,7 +114,7 @@ def run_train(args: argparse.Namespace) -> int:
             raise EdgeOCRError("the classifier trains without --distill, --prune-plan, --copy-paste or --enhanced-ctc")
         config = ClsTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
                                 freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact,
-                                keep_fp32_first=args.keep_fp32_first)
+                                keep_fp32_first=args.keep_fp32_first, init_weights=args.init_weights)
         best = train_cls(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
                          eval_limit=args.eval_limit, dev_tail=args.dev_tail)
         metric = f"direction accuracy {best['accuracy']:.4f}"
@@ -271,14 +271,13 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
 
 def _role_values(items: list[str], option: str, convert=str) -> dict:
     values = {}
-    for item in items:
-        role, _, value = item.partition("=")
-        if role not in ("det", "rec") or not value:
-            raise EdgeOCRError(f"{option} takes ROLE=VALUE with ROLE det or rec, not {item!r}")
+    for role, value in name_value_pairs(items, option, "ROLE=VALUE with ROLE det or rec"):
+        if role not in ("det", "rec"):
+            raise EdgeOCRError(f"{option} takes ROLE=VALUE with ROLE det or rec, not {role}={value}")
         try:
             values[role] = convert(value)
         except ValueError:
-            raise EdgeOCRError(f"{option}: bad value in {item!r}") from None
+            raise EdgeOCRError(f"{option}: bad value in {role}={value}") from None
     return values
 
 

@@ -21,6 +21,7 @@ from edge_ocr.images import load_image
 
 from .qat import quantize_aware
 from .training import (
+    TrainConfig,
     TrainLog,
     export_best,
     make_optimizer,
@@ -36,18 +37,10 @@ INPUT_SHAPE = (3, 48, 192)
 
 
 @dataclass
-class ClsTrainConfig:
+class ClsTrainConfig(TrainConfig):
     steps: int = 100
     batch_size: int = 32
     lr: float = 5e-5
-    warmup_steps: int = 10
-    clip_norm: float = 10.0
-    eval_every: int = 50
-    freeze_bn: bool = True
-    qat: bool = False
-    pact: bool = False
-    keep_fp32_first: int = 0
-    seed: int = 0
 
 
 class ClsData:
@@ -82,13 +75,13 @@ def train_cls(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     """Fine-tune the official classifier; returns the best evaluation (step 0 = the official weights)."""
     import paddle
 
-    from .nets.registry import load_official
+    from .prune import build_network
 
     config = config or ClsTrainConfig()
     rng = seed_all(config.seed)
     train_part, dev_part = split_parts(train_labels, eval_labels, eval_limit, dev_tail)
     train, dev = ClsData(train_labels, train_part, train_limit), ClsData(eval_labels, dev_part)
-    net = load_official("cls", init_models)
+    net = build_network("cls", init_models, config.prune_plan, config.init_weights)
     quanters = [quantize_aware(net, pact=config.pact, keep_fp32_first=config.keep_fp32_first)] if config.qat else []
     optimizer, schedule = make_optimizer(net.parameters(), config)
     log_file = TrainLog(out_dir, ["step", "loss", "lr", "eval_accuracy"], resume)

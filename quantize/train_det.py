@@ -29,6 +29,7 @@ from .augment import copy_paste
 from .db_labels import make_db_labels
 from .qat import quantize_aware
 from .training import (
+    TrainConfig,
     TrainLog,
     export_best,
     make_optimizer,
@@ -44,23 +45,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class DetTrainConfig:
-    steps: int = 200
+class DetTrainConfig(TrainConfig):
     batch_size: int = 2
     size: int = 640
-    lr: float = 1e-4
-    warmup_steps: int = 10
-    clip_norm: float = 10.0
-    eval_every: int = 50
     distill: str | None = None  # None, "cml" (teacher + two students) or "teacher" (teacher + one student)
     copy_paste: bool = False
-    freeze_bn: bool = True
-    qat: bool = False  # quantization-aware training: fake-quant layers in the students, int8 export
-    pact: bool = False  # QAT: PACT clipping of activations
-    keep_fp32_first: int = 0  # QAT: the first N conv/linear layers stay FP32
-    prune_plan: dict | None = None  # train a network pruned to this plan (quantize.prune)
-    init_weights: str | None = None  # start from these weights (.pdparams of the same, possibly pruned, network)
-    seed: int = 0
 
 
 def augment(image: np.ndarray, boxes: list[dict], size: int, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:

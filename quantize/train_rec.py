@@ -28,6 +28,7 @@ from edge_ocr.rec import ctc_greedy_decode, load_charset
 from .augment import rec_augment
 from .qat import quantize_aware
 from .training import (
+    TrainConfig,
     TrainLog,
     export_best,
     make_optimizer,
@@ -43,25 +44,12 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class RecTrainConfig:
-    steps: int = 200
-    batch_size: int = 16
-    lr: float = 1e-4
-    warmup_steps: int = 10
-    clip_norm: float = 10.0
-    eval_every: int = 50
+class RecTrainConfig(TrainConfig):
     distill: str | None = None  # None, "udml", "teacher" or "udml+teacher" (see DISTILL)
     enhanced_ctc: bool = False
     center_weight: float = 0.05
-    seed: int = 0
     width: int = 320
-    freeze_bn: bool = True  # keep the official BatchNorm statistics: small CPU batches would move them
-    qat: bool = False  # quantization-aware training: fake-quant layers in the students, int8 export
-    pact: bool = False  # QAT: PACT clipping of activations
-    keep_fp32_first: int = 0  # QAT: the first N conv/linear layers stay FP32
     augment: bool = False  # word-crop augmentations (quantize.augment.rec_augment) on the training batches
-    prune_plan: dict | None = None  # train a network pruned to this plan (quantize.prune)
-    init_weights: str | None = None  # start from these weights (.pdparams of the same, possibly pruned, network)
 
 
 # U-DML: two students, DML on outputs + L2 on backbone features; "teacher": the same two terms against the frozen

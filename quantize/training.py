@@ -5,6 +5,26 @@ from __future__ import annotations
 import csv
 import json
 import os
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    """What every training loop takes: schedule, evaluation, BatchNorm, QAT and the network to start from."""
+
+    steps: int = 200
+    batch_size: int = 16
+    lr: float = 1e-4
+    warmup_steps: int = 10
+    clip_norm: float = 10.0
+    eval_every: int = 50
+    seed: int = 0
+    freeze_bn: bool = True  # keep the official BatchNorm statistics: small CPU batches would move them
+    qat: bool = False  # quantization-aware training: fake-quant layers in the students, int8 export
+    pact: bool = False  # QAT: PACT clipping of activations
+    keep_fp32_first: int = 0  # QAT: the first N conv/linear layers stay FP32
+    prune_plan: dict | None = None  # train a network pruned to this plan (quantize.prune)
+    init_weights: str | None = None  # start from these weights (.pdparams of the same, possibly pruned, network)
 
 
 def seed_all(seed: int):

@@ -81,3 +81,15 @@ def copy_models(models_dir: str, dest: str) -> str:
             os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o644)
     os.chmod(dest, 0o755)
     return dest
+
+
+def label_subset(shared: str, folder: str, label_file: str, count: int, out_path) -> str:
+    """The first ``count`` lines of ``shared/data/folder/label_file`` with absolute image paths, written to
+    ``out_path``: a tiny train set for tests."""
+    src = os.path.join(shared, "data", folder)
+    lines = open(os.path.join(src, label_file), encoding="utf-8").read().splitlines()[:count]
+    with open(out_path, "w", encoding="utf-8") as handle:
+        for line in lines:
+            image, rest = line.split("\t", 1)
+            handle.write(f"{os.path.join(src, image)}\t{rest}\n")
+    return str(out_path)

@@ -7,25 +7,15 @@ import numpy as np
 import pytest
 
 from edge_ocr.errors import EdgeOCRError
-from tests.conftest import run_cli
+from tests.conftest import label_subset, run_cli
 
 
 @pytest.fixture(scope="module")
 def tiny_labels(shared, tmp_path_factory):
     """4 det train images and 24 rec train crops, with absolute paths."""
     root = tmp_path_factory.mktemp("tiny-prune")
-    files = {}
-    for name, folder, label, count in (("det", "icdar2015", "train_label.txt", 4),
-                                       ("rec", "ic15_rec", "rec_gt_train.txt", 24)):
-        src = os.path.join(shared, "data", folder)
-        lines = open(os.path.join(src, label), encoding="utf-8").read().splitlines()[:count]
-        path = root / f"{name}.txt"
-        with open(path, "w", encoding="utf-8") as handle:
-            for line in lines:
-                image, rest = line.split("\t", 1)
-                handle.write(f"{os.path.join(src, image)}\t{rest}\n")
-        files[name] = str(path)
-    return files
+    return {"det": label_subset(shared, "icdar2015", "train_label.txt", 4, root / "det.txt"),
+            "rec": label_subset(shared, "ic15_rec", "rec_gt_train.txt", 24, root / "rec.txt")}
 
 
 def _shapes(net):

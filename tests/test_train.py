@@ -8,18 +8,12 @@ import numpy as np
 import pytest
 
 from quantize.train_rec import RecTrainConfig, train_rec
+from tests.conftest import label_subset
 
 
 @pytest.fixture(scope="module")
 def tiny(shared, tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    src = os.path.join(shared, "data", "ic15_rec")
-    lines = open(os.path.join(src, "rec_gt_train.txt"), encoding="utf-8").read().splitlines()[:4]
-    with open(root / "train.txt", "w", encoding="utf-8") as handle:
-        for line in lines:
-            path, text = line.split("\t", 1)
-            handle.write(f"{os.path.join(src, path)}\t{text}\n")
-    return str(root / "train.txt")
+    return label_subset(shared, "ic15_rec", "rec_gt_train.txt", 4, tmp_path_factory.mktemp("tiny") / "train.txt")
 
 
 def _losses(out):
@@ -51,14 +45,7 @@ def test_udml_and_resume(models_dir, tiny, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_det(shared, tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny_det")
-    src = os.path.join(shared, "data", "icdar2015")
-    lines = open(os.path.join(src, "train_label.txt"), encoding="utf-8").read().splitlines()[:3]
-    with open(root / "train.txt", "w", encoding="utf-8") as handle:
-        for line in lines:
-            path, boxes = line.split("\t", 1)
-            handle.write(f"{os.path.join(src, path)}\t{boxes}\n")
-    return str(root / "train.txt")
+    return label_subset(shared, "icdar2015", "train_label.txt", 3, tmp_path_factory.mktemp("tiny_det") / "train.txt")
 
 
 def test_det_cml_copy_paste_steps_and_resume(models_dir, tiny_det, tmp_path):

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 
-from ..cli import command, positive_int, write_json_atomic
+from ..cli import command, name_value_pairs, positive_int, write_json_atomic
 from ..errors import EdgeOCRError
 
 
@@ -40,16 +40,6 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out-dir", default=None, help="default benchmarks/results when run in the repo, else .")
     parser.add_argument("--name", help="file stem (default DATE-MACHINE)")
     parser.set_defaults(func=run_bench)
-
-
-def _pairs(items: list[str], what: str) -> list[tuple[str, str]]:
-    pairs = []
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name or not value:
-            raise EdgeOCRError(f"{what} takes NAME=PATH, not {item!r}")
-        pairs.append((name, value))
-    return pairs
 
 
 def headline_from(path: str) -> dict:
@@ -94,16 +84,16 @@ def run_bench(args: argparse.Namespace) -> int:
         limit, warmup, repeats = 5, 1, 1
     images = images[: limit or None]
     variants = [{"name": f"fp32-{engine}", "models": args.models, "engine": engine} for engine in args.engines]
-    for name, path in _pairs(args.variant, "--variant"):
+    for name, path in name_value_pairs(args.variant, "--variant"):
         resolve_models(path)  # a clear error now rather than in the measuring subprocess
         variants.append({"name": name, "models": os.path.abspath(path), "engine": "paddle"})
-    for name, path in _pairs(args.bundle, "--bundle"):
+    for name, path in name_value_pairs(args.bundle, "--bundle"):
         if not os.path.isfile(os.path.join(path, "manifest.json")):
             raise EdgeOCRError(f"{path} is not a bundle (no manifest.json)")
         variants.append({"name": name, "bundle": os.path.abspath(path), "power_mode": args.power_mode})
     if not variants:
         raise EdgeOCRError("nothing to measure: give --engines and/or --bundle")
-    accuracy = {name: headline_from(path) for name, path in _pairs(args.accuracy, "--accuracy")}
+    accuracy = {name: headline_from(path) for name, path in name_value_pairs(args.accuracy, "--accuracy")}
     results = []
     jobs = [(v, t) for v in variants for t in args.threads]
     for spec, threads in tqdm(jobs, desc="bench", unit="variant", file=sys.stderr):
