@@ -206,7 +206,13 @@ def pull(
         stamp = {rel: d for a in MODEL_SETS[model_set] for rel, d in a.sha256.items()}
         with open(os.path.join(staging, STAMP), "w") as handle:
             json.dump({"set": model_set, "sha256": stamp}, handle, indent=1)
-        replace_dir(staging, final)
+        try:
+            replace_dir(staging, final)
+        except OSError:
+            # another process installed the same verified set between our check and our rename: use theirs
+            if force or not os.path.isfile(os.path.join(final, STAMP)):
+                raise
+            log.info("%s was installed by another process meanwhile", model_set)
     finally:
         if os.path.isdir(staging):
             shutil.rmtree(staging, ignore_errors=True)

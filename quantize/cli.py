@@ -67,9 +67,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-labels", required=True)
     parser.add_argument("--init", required=True, metavar="MODELS_DIR")
     parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument("--distill", choices=("udml", "udml+teacher", "teacher", "cml"),
+    parser.add_argument("--distill", choices=("udml", "udml+teacher", "teacher", "cml", "mimic"),
                         help="rec: udml (two students, DML + feature distance), teacher (the same against the frozen "
-                             "official FP32 model) or both; det: cml (teacher + two students) or teacher")
+                             "official FP32 model) or both; det: cml (teacher + two students), teacher, or mimic "
+                             "(the teacher's maps only, no ground-truth loss)")
     parser.add_argument("--copy-paste", action="store_true", help="det: CopyPaste augmentation")
     parser.add_argument("--size", type=positive_int, default=640, help="det: training crop size")
     parser.add_argument("--enhanced-ctc", action="store_true", help="add the centre loss of enhanced CTC")
@@ -121,8 +122,8 @@ def run_train(args: argparse.Namespace) -> int:
     elif args.kind == "det":
         from .train_det import DetTrainConfig, train_det
 
-        if args.distill not in (None, "cml", "teacher"):
-            raise EdgeOCRError("the detector trains with --distill cml or teacher")
+        if args.distill not in (None, "cml", "teacher", "mimic"):
+            raise EdgeOCRError("the detector trains with --distill cml, teacher or mimic")
         config = DetTrainConfig(copy_paste=args.copy_paste, size=args.size, **common)
         best = train_det(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
                          eval_limit=args.eval_limit, dev_tail=args.dev_tail)
@@ -130,7 +131,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         from .train_rec import RecTrainConfig, train_rec
 
-        if args.distill == "cml":
+        if args.distill in ("cml", "mimic"):
             raise EdgeOCRError("the recognizer trains with --distill udml, teacher or udml+teacher")
         config = RecTrainConfig(enhanced_ctc=args.enhanced_ctc, augment=args.augment, **common)
         best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
@@ -250,9 +251,10 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--rec-batch-size", type=positive_int, default=defaults.rec_batch_size)
     train.add_argument("--lr", type=float, default=defaults.lr, help="QAT stages")
     train.add_argument("--recovery-lr", type=float, default=defaults.recovery_lr, help="pruning recovery stages")
-    train.add_argument("--det-distill", choices=("teacher", "cml"), default=defaults.det_distill)
+    train.add_argument("--det-distill", choices=("teacher", "cml", "mimic"), default=defaults.det_distill)
     train.add_argument("--rec-distill", choices=("teacher", "udml", "udml+teacher"), default=defaults.rec_distill)
-    train.add_argument("--recovery-det-distill", choices=("teacher", "cml"), default=defaults.recovery_det_distill)
+    train.add_argument("--recovery-det-distill", choices=("teacher", "cml", "mimic"),
+                       default=defaults.recovery_det_distill)
     train.add_argument("--recovery-rec-distill", choices=("teacher", "udml", "udml+teacher"),
                        default=defaults.recovery_rec_distill)
     train.add_argument("--pact", action="store_true", help="PACT clipping of activations in QAT")

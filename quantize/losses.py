@@ -103,6 +103,14 @@ def map_distillation_loss(student_shrink, teacher_shrink, thresh: float = 0.3):
     return balanced_bce(student_shrink, target, mask) + dice_loss(student_shrink, target, mask)
 
 
+def soft_map_loss(student_shrink, teacher_shrink, weight: float = 10.0):
+    """The teacher's probability map itself as a soft target: L1 where either map sees text, plus a small global L1."""
+    teacher_shrink = teacher_shrink.detach()
+    diff = (student_shrink - teacher_shrink).abs()
+    text = ((student_shrink > 0.1) | (teacher_shrink > 0.1)).astype("float32")
+    return weight * ((diff * text).sum() / (text.sum() + 1.0) + diff.mean())
+
+
 def map_dml_loss(shrink_a, shrink_b):
     """CML's student-student term: symmetric KL between two Bernoulli probability maps."""
     a, b = shrink_a.clip(EPS, 1 - EPS), shrink_b.clip(EPS, 1 - EPS)

@@ -43,12 +43,16 @@ from .training import (
 
 log = logging.getLogger(__name__)
 
+DET_DISTILL = (None, "cml", "teacher", "mimic")
+
 
 @dataclass
 class DetTrainConfig(TrainConfig):
     batch_size: int = 2
     size: int = 640
-    distill: str | None = None  # None, "cml" (teacher + two students) or "teacher" (teacher + one student)
+    # None, "cml" (teacher + two students), "teacher" (teacher + one student) or "mimic" (teacher only, no
+    # ground truth: a pruned detector learns to reproduce the FP32 one instead of drifting towards the train labels)
+    distill: str | None = None
     copy_paste: bool = False
 
 
@@ -135,8 +139,8 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     from .nets.registry import load_official
 
     config = config or DetTrainConfig()
-    if config.distill not in (None, "cml", "teacher"):
-        raise EdgeOCRError("det distillation is 'cml' or 'teacher'")
+    if config.distill not in DET_DISTILL:
+        raise EdgeOCRError(f"det distillation is one of {', '.join(d for d in DET_DISTILL if d)}")
     rng = seed_all(config.seed)
     train_part, dev_part = split_parts(train_labels, eval_labels, eval_limit, dev_tail)
     train, dev = DetData(train_labels, train_part, train_limit), DetData(eval_labels, dev_part)
@@ -166,11 +170,13 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
         x = paddle.to_tensor(np.stack([e[0] for e in examples]))
         labels = {k: paddle.to_tensor(np.stack([e[1][k] for e in examples])) for k in examples[0][1]}
         maps = [s(x) for s in students]
-        loss = sum(losses.db_loss(m, labels)["loss"] for m in maps)
+        loss = 0 if config.distill == "mimic" else sum(losses.db_loss(m, labels)["loss"] for m in maps)
         if teacher is not None:
             with paddle.no_grad():
                 target = teacher(x)
             loss = loss + sum(losses.map_distillation_loss(m["shrink"], target) for m in maps)
+            if config.distill == "mimic":  # the teacher's soft map too: box scores are mean probabilities
+                loss = loss + sum(losses.soft_map_loss(m["shrink"], target) for m in maps)
             if len(maps) == 2:
                 loss = loss + losses.map_dml_loss(maps[0]["shrink"], maps[1]["shrink"])
         row = take_step(loss, optimizer, schedule, step)

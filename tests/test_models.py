@@ -33,6 +33,22 @@ def test_pull_from_mirror_installs_and_verifies(models_dir, tmp_path):
     assert pull(mirror=models_dir, cache=str(tmp_path)) == folder  # second call is a no-op
 
 
+def test_pull_racing_another_process_uses_its_install(models_dir, tmp_path, monkeypatch):
+    """Two commands pulling at once: the one that renames second finds the set installed and keeps it."""
+    import shutil
+
+    import edge_ocr.models as models
+
+    def other_process_wins(staging: str, final: str) -> str:
+        shutil.copytree(staging, final)  # the other process's complete install lands first ...
+        raise OSError(39, "Directory not empty")  # ... so our rename onto it fails, as os.replace does
+
+    monkeypatch.setattr(models, "replace_dir", other_process_wins)
+    folder = pull(mirror=models_dir, cache=str(tmp_path))
+    verify(folder)
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == []
+
+
 def test_checksum_mismatch_leaves_nothing(models_dir, tmp_path):
     mirror = copy_models(models_dir, str(tmp_path / "mirror"))
     params = os.path.join(mirror, "ch_PP-OCRv2_rec_infer", "inference.pdiparams")
