@@ -76,7 +76,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--enhanced-ctc", action="store_true", help="add the centre loss of enhanced CTC")
     parser.add_argument("--augment", action="store_true", help="rec: word-crop augmentations on training batches")
     parser.add_argument("--steps", type=positive_int, default=200)
-    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--batch-size", type=positive_int,
+                        help="default per network: det 2 (640×640 crops), rec 16, cls 32")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--eval-every", type=positive_int, default=50)
     parser.add_argument("--eval-limit", type=positive_int, help="first N eval samples")
@@ -105,15 +106,16 @@ def run_train(args: argparse.Namespace) -> int:
         plan = load_plan(args.prune_plan)
     if args.pact and not args.qat:
         raise EdgeOCRError("--pact goes with --qat")
-    common = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-                  distill=args.distill, freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact, prune_plan=plan,
+    sized = {"batch_size": args.batch_size} if args.batch_size else {}  # else the network's own default
+    common = dict(steps=args.steps, **sized, lr=args.lr, eval_every=args.eval_every, distill=args.distill,
+                  freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact, prune_plan=plan,
                   init_weights=args.init_weights, keep_fp32_first=args.keep_fp32_first)
     if args.kind == "cls":
         from .train_cls import ClsTrainConfig, train_cls
 
         if args.distill or args.prune_plan or args.copy_paste or args.enhanced_ctc:
             raise EdgeOCRError("the classifier trains without --distill, --prune-plan, --copy-paste or --enhanced-ctc")
-        config = ClsTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
+        config = ClsTrainConfig(steps=args.steps, **sized, lr=args.lr, eval_every=args.eval_every,
                                 freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact,
                                 keep_fp32_first=args.keep_fp32_first, init_weights=args.init_weights)
         best = train_cls(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,

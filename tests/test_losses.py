@@ -72,3 +72,10 @@ def test_feature_distance_and_map_terms():
     same = t([[0.2, 0.9]])
     assert float(losses.map_dml_loss(same, same)) == pytest.approx(0.0, abs=1e-6)
     assert float(losses.map_distillation_loss(t([[0.99, 0.01]]), t([[0.9, 0.1]]))) < 0.05
+
+
+def test_soft_map_loss_follows_the_teacher_probabilities():
+    teacher = t([[0.0, 0.8, 0.6, 0.0]])
+    assert float(losses.soft_map_loss(teacher, teacher)) == pytest.approx(0.0, abs=1e-7)
+    near, far = t([[0.0, 0.7, 0.6, 0.0]]), t([[0.0, 0.2, 0.1, 0.0]])
+    assert 0 < float(losses.soft_map_loss(near, teacher)) < float(losses.soft_map_loss(far, teacher))

@@ -63,6 +63,20 @@ def test_det_cml_copy_paste_steps_and_resume(models_dir, tiny_det, tmp_path):
     assert json.load(open(os.path.join(out, "checkpoint.json")))["step"] == 3 and len(_losses(out)) == 3
 
 
+def test_det_mimic_learns_the_teacher_not_the_labels(models_dir, tiny_det, tmp_path):
+    """mimic drops the ground-truth loss: the official weights already reproduce the teacher, so their first loss is
+    far below 'teacher' mode's (ground truth + teacher) on the same batch."""
+    from quantize.train_det import DetTrainConfig, train_det
+
+    first = {}
+    for distill in ("mimic", "teacher"):
+        out = str(tmp_path / distill)
+        config = DetTrainConfig(steps=1, batch_size=1, size=320, eval_every=1, lr=1e-9, distill=distill)
+        train_det(models_dir, tiny_det, tiny_det, out, config, progress=False)
+        first[distill] = _losses(out)[0]
+    assert 0 < first["mimic"] < first["teacher"]
+
+
 def test_det_augment_keeps_polygons_with_the_image():
     import numpy as np
 
