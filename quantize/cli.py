@@ -160,6 +160,9 @@ def _add_prune(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--align", type=positive_int, default=8, help="keep channels in multiples of this")
     parser.add_argument("--sensitivity", metavar="REPORT.json", help="reuse a sensitivity report")
     parser.add_argument("--layers", nargs="*", metavar="PARAM", help="only these layers (parameter paths)")
+    parser.add_argument("--ratios", nargs="*", default=[], metavar="PARAM=RATIO",
+                        help="prune exactly these layers by these ratios (kept channels rounded up to --align) "
+                             "instead of planning from a sensitivity analysis, e.g. neck.in5.weight=0.59")
     parser.set_defaults(func=run_prune)
 
 
@@ -171,8 +174,14 @@ def run_prune(args: argparse.Namespace) -> int:
             raise EdgeOCRError(f"{what} {path} does not exist")
     if not 0 < args.flops_reduction < 1:  # before a sensitivity analysis that takes minutes
         raise EdgeOCRError(f"--flops-reduction must lie between 0 and 1, not {args.flops_reduction}")
+    ratios = {}
+    for layer, value in name_value_pairs(args.ratios, "--ratios", "PARAM=RATIO"):
+        try:
+            ratios[layer] = float(value)
+        except ValueError:
+            raise EdgeOCRError(f"--ratios: {layer}={value} is not a number") from None
     plan = prune_model(args.kind, args.init, args.labels, args.out, args.flops_reduction, args.criterion, args.dev,
-                       args.align, args.sensitivity, args.layers)
+                       args.align, args.sensitivity, args.layers, ratios=ratios or None)
     before, after = plan["before"], plan["after"]
     print(f"{args.kind}: FLOPs {before['flops'] / 1e9:.3f} G -> {after['flops'] / 1e9:.3f} G "
           f"(-{plan['flops_reduction']:.1%}) at {before['input_shape'][2]}x{before['input_shape'][3]}, "
@@ -265,6 +274,8 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--criterion", choices=("fpgm", "l1"), default=defaults.criterion, help="pruning criterion")
     train.add_argument("--prune-sensitivity", nargs="*", default=[], metavar="ROLE=REPORT.json",
                        help="reuse saved pruning sensitivity reports (edge-ocr prune writes them)")
+    train.add_argument("--prune-plan", nargs="*", default=[], metavar="ROLE=PLAN.json",
+                       help="prune to a saved plan (edge-ocr prune writes plan.json) instead of planning one")
     train.add_argument("--dev", nargs="*", default=[], metavar="ROLE=N",
                        help="dev split sizes for checkpoint selection (default det=30 rec=200)")
     train.add_argument("--eval-every", type=positive_int, default=defaults.eval_every)
@@ -294,6 +305,12 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
     for path in sensitivity.values():
         if not os.path.isfile(path):
             raise EdgeOCRError(f"sensitivity report {path} does not exist")
+    plans = _role_values(args.prune_plan, "--prune-plan")
+    for role, path in plans.items():
+        from .prune import load_plan
+
+        if load_plan(path)["role"] != role:
+            raise EdgeOCRError(f"{path} is a plan for {load_plan(path)['role']}, not {role}")
     return TrainRecipeOptions(
         det_steps=args.det_steps, rec_steps=args.rec_steps, recovery_det_steps=args.recovery_det_steps,
         recovery_rec_steps=args.recovery_rec_steps, det_batch_size=args.det_batch_size,
@@ -301,7 +318,7 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
         det_distill=args.det_distill, rec_distill=args.rec_distill,
         recovery_det_distill=args.recovery_det_distill, recovery_rec_distill=args.recovery_rec_distill,
         pact=args.pact, det_flops_reduction=args.det_flops_reduction, rec_flops_reduction=args.rec_flops_reduction,
-        criterion=args.criterion, sensitivity=sensitivity, eval_every=args.eval_every, resume=args.resume,
+        criterion=args.criterion, sensitivity=sensitivity, plans=plans, eval_every=args.eval_every, resume=args.resume,
         dev_tail={**defaults.dev_tail, **_role_values(args.dev, "--dev", int)},
         keep_fp32_first=(_role_values([i for i in args.keep_fp32_first if not i.startswith("cls=")],
                                       "--keep-fp32-first", int)

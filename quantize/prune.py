@@ -162,6 +162,21 @@ def plan_for_flops(net, report: dict, flops_reduction: float, align: int = 8) ->
             "flops_reduction": round(reduction, 4), "loss_threshold_points": threshold, "ratios": ratios}
 
 
+def plan_from_ratios(net, role: str, ratios: dict[str, float], criterion: str = "fpgm", align: int = 8) -> dict:
+    """A plan from per-layer ratios chosen by hand (kept channels rounded up to ``align`` as the planner does)."""
+    layers = prunable_layers(net, role, make_pruner(net, role, criterion))
+    for path, ratio in ratios.items():
+        if path not in layers:
+            raise EdgeOCRError(f"{path} cannot be pruned in {role}; prunable: {', '.join(layers)}")
+        if not 0 < ratio < 1:
+            raise EdgeOCRError(f"{path}: a pruning ratio lies in (0, 1), not {ratio}")
+    aligned = _aligned(net, ratios, align)
+    base = model_cost(net, role)["flops"]
+    reduction = 1 - _flops_with(net, role, criterion, aligned) / base if aligned else 0.0
+    return {"role": role, "criterion": criterion, "align": align, "flops_reduction": round(reduction, 4),
+            "ratios": aligned, "chosen_by": "hand"}
+
+
 def _flops_with(net, role: str, criterion: str, ratios: dict[str, float]) -> int:
     pruner = make_pruner(net, role, criterion)
     plan = _prune(net, role, pruner, ratios)
@@ -240,9 +255,10 @@ def dev_metric(role: str, train_labels: str, dev: int, init_models: str) -> Call
 
 def prune_model(role: str, init_models: str, train_labels: str, out_dir: str, flops_reduction: float,
                 criterion: str = "fpgm", dev: int = 16, align: int = 8, sensitivity_report: str | None = None,
-                layers: list[str] | None = None, progress: bool = True) -> dict:
+                layers: list[str] | None = None, progress: bool = True, ratios: dict[str, float] | None = None) -> dict:
     """Sensitivity (or a saved one) -> plan -> pruned network; writes ``out_dir``/sensitivity.json, plan.json
-    (with FLOPs and parameters before and after) and model/ (the pruned FP32 inference model, not yet recovered)."""
+    (with FLOPs and parameters before and after) and model/ (the pruned FP32 inference model, not yet recovered).
+    With ``ratios`` (layer -> ratio) the plan is those, and no sensitivity analysis runs."""
     from edge_ocr.atomic import write_text
 
     from .nets.export import save_inference_model
@@ -251,7 +267,11 @@ def prune_model(role: str, init_models: str, train_labels: str, out_dir: str, fl
     net = load_official(role, init_models)
     os.makedirs(out_dir, exist_ok=True)
     evaluate = dev_metric(role, train_labels, dev, init_models)
-    if sensitivity_report:
+    before = model_cost(net, role)
+    if ratios:
+        plan = plan_from_ratios(net, role, ratios, criterion, align)
+        baseline = evaluate(net)
+    elif sensitivity_report:
         with open(sensitivity_report) as handle:
             report = json.load(handle)
         if report.get("role") != role or report.get("criterion") != criterion:
@@ -260,12 +280,12 @@ def prune_model(role: str, init_models: str, train_labels: str, out_dir: str, fl
     else:
         report = sensitivity(net, role, evaluate, criterion, layers=layers, progress=progress)
         report.update(dev_samples=dev, dev_from=f"last {dev} samples of {train_labels}")
-    write_text(os.path.join(out_dir, "sensitivity.json"), json.dumps(report, indent=1))
-    before = model_cost(net, role)
-    plan = plan_for_flops(net, report, flops_reduction, align)
+    if not ratios:
+        write_text(os.path.join(out_dir, "sensitivity.json"), json.dumps(report, indent=1))
+        plan, baseline = plan_for_flops(net, report, flops_reduction, align), report["baseline"]
     apply_plan(net, plan)
     after = model_cost(net, role)
-    plan.update(before=before, after=after, dev_metric_before=report["baseline"], dev_metric_after=evaluate(net),
+    plan.update(before=before, after=after, dev_metric_before=baseline, dev_metric_after=evaluate(net),
                 flops_counted_by="paddle.flops (conv, linear, BN, activations it knows; not the LSTM)")
     write_text(os.path.join(out_dir, "plan.json"), json.dumps(plan, indent=1))
     save_inference_model(net, os.path.join(out_dir, "model"), list(NETS[role].input_shape))

@@ -10,6 +10,7 @@ train labels and never sees the test sets.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import os
 import shutil
@@ -121,6 +122,7 @@ class TrainRecipeOptions:
     criterion: str = "fpgm"
     prune_dev: dict[str, int] = field(default_factory=lambda: {"det": 16, "rec": 200})
     sensitivity: dict[str, str] = field(default_factory=dict)  # role -> saved prune sensitivity report
+    plans: dict[str, str] = field(default_factory=dict)  # role -> saved pruning plan (instead of planning one)
     dev_tail: dict[str, int] = field(default_factory=lambda: {"det": 30, "rec": 200})
     eval_every: int = 20
     resume: bool = False  # keep finished stages (pruning plans, training runs) of an earlier run in the same folder
@@ -190,10 +192,15 @@ def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, w
         reduction = options.det_flops_reduction if role == "det" else options.rec_flops_reduction
         if recipe == "prune-qat" and reduction > 0:
             plan_file = os.path.join(work, f"prune-{role}", "plan.json")
-            if options.resume and os.path.isfile(plan_file):
+            if role in options.plans or (options.resume and os.path.isfile(plan_file)):
                 from .prune import load_plan
 
-                plan = load_plan(plan_file)
+                plan = load_plan(options.plans.get(role, plan_file))
+                if role in options.plans:  # the run's folder records the plan it trained
+                    from edge_ocr.atomic import write_text
+
+                    os.makedirs(os.path.dirname(plan_file), exist_ok=True)
+                    write_text(plan_file, json.dumps(plan, indent=1))
             else:
                 plan = prune_model(role, models_dir, labels, os.path.join(work, f"prune-{role}"), reduction,
                                    options.criterion, options.prune_dev[role],

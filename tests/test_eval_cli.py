@@ -52,3 +52,14 @@ def test_eval_errors(models_dir, tmp_path):
     bad.write_text("img.jpg\tnot json\n")
     proc = run_cli("eval", "--models", models_dir, "--det-labels", str(bad))
     assert proc.returncode != 0 and "l.txt:1: invalid JSON" in proc.stderr and "Traceback" not in proc.stderr
+    # every image missing (label file copied away from its images): an error, not a score of 0
+    moved = tmp_path / "moved.txt"
+    moved.write_text("img_1.jpg\t[]\nimg_2.jpg\t[]\n")
+    out = tmp_path / "none.json"
+    proc = run_cli("eval", "--models", models_dir, "--det-labels", str(moved), "--json", str(out))
+    assert proc.returncode != 0 and "none of the 2 images" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+    words = tmp_path / "words.txt"
+    words.write_text("w1.png\tHELLO\n")
+    proc = run_cli("eval", "--models", models_dir, "--rec-labels", str(words))
+    assert proc.returncode != 0 and "none of the 1 images" in proc.stderr

@@ -89,6 +89,20 @@ def test_plan_for_flops_spares_the_sensitive_layer(models_dir):
         plan_for_flops(net, {**report, "loss_points": {"neck.in5.weight": robust}}, 0.9)
 
 
+def test_plan_from_ratios_rounds_channels_and_refuses_bad_layers(models_dir):
+    from quantize.prune import build_network, plan_from_ratios
+
+    net = build_network("det", models_dir)
+    plan = plan_from_ratios(net, "det", {"neck.in5.weight": 0.59, "head.binarize.conv.weight": 0.2})
+    # 96 * 0.41 = 39.4 kept -> 40; 24 * 0.8 = 19.2 kept -> 24, so the head is left whole
+    assert plan["ratios"] == {"neck.in5.weight": pytest.approx(56 / 96, abs=1e-6)}
+    assert 0.15 < plan["flops_reduction"] < 0.3 and net.neck.in5.weight.shape[0] == 96
+    with pytest.raises(EdgeOCRError, match="cannot be pruned in det"):
+        plan_from_ratios(net, "det", {"head.thresh.conv1.weight": 0.5})
+    with pytest.raises(EdgeOCRError, match="ratio lies in"):
+        plan_from_ratios(net, "det", {"neck.in5.weight": 1.5})
+
+
 def test_sensitivity_table_and_prune_cli(models_dir, tiny_labels, tmp_path):
     from quantize.prune import build_network, dev_metric, sensitivity
 
@@ -142,13 +156,15 @@ def test_split_parts_holds_out_the_dev_tail(tmp_path):
 
 
 def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp_path):
-    sens = {}
-    for role, layers in (("det", ["neck.in5.weight"]), ("rec", ["backbone.blocks.8.pointwise.conv.weight"])):
+    # det pruned to a plan chosen by hand, rec to one planned from a sensitivity analysis
+    for role, how in (("det", ["--ratios", "neck.in5.weight=0.5"]),
+                      ("rec", ["--layers", "backbone.blocks.8.pointwise.conv.weight", "--flops-reduction", "0.05"])):
         proc = run_cli("prune", role, "--init", models_dir, "--labels", tiny_labels[role],
-                       "--out", str(tmp_path / f"s-{role}"), "--dev", "2", "--layers", *layers,
-                       "--flops-reduction", "0.05")
+                       "--out", str(tmp_path / f"s-{role}"), "--dev", "2", *how)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        sens[role] = str(tmp_path / f"s-{role}" / "sensitivity.json")
+    assert not os.path.exists(tmp_path / "s-det" / "sensitivity.json")
+    hand_plan = json.loads((tmp_path / "s-det" / "plan.json").read_text())
+    assert hand_plan["ratios"] == {"neck.in5.weight": 0.5} and hand_plan["chosen_by"] == "hand"
     out = tmp_path / "bundle"
     proc = run_cli("compress", "--recipe", "prune-qat", "--models", models_dir, "--calib-det", tiny_labels["det"],
                    "--calib-rec", tiny_labels["rec"], "--target", "arm", "--out", str(out),
@@ -158,7 +174,8 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
                    "--recovery-det-steps", "1", "--recovery-rec-steps", "1", "--det-batch-size", "1",
                    "--rec-batch-size", "4", "--eval-every", "1", "--dev", "det=1", "rec=4",
                    "--det-flops-reduction", "0.05", "--rec-flops-reduction", "0.05",
-                   "--prune-sensitivity", f"det={sens['det']}", f"rec={sens['rec']}", "--max-drop", "100")
+                   "--prune-plan", f"det={tmp_path / 's-det' / 'plan.json'}",
+                   "--prune-sensitivity", f"rec={tmp_path / 's-rec' / 'sensitivity.json'}", "--max-drop", "100")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "bundle-artifacts" / "report.json").read_text())
     for key in ("bundle_bytes", "files", "fp32", "compressed", "drop", "flops", "stages", "fp32_bundle_bytes"):
@@ -167,6 +184,7 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
     assert report["command"].startswith("edge-ocr compress --recipe prune-qat ")
     assert report["flops"]["det"]["compressed"]["flops"] < report["flops"]["det"]["fp32"]["flops"]
     assert report["bundle_bytes"] < report["fp32_bundle_bytes"]
+    assert report["stages"]["det"]["plan"]["ratios"] == {"neck.in5.weight": 0.5}
     assert os.path.isfile(out / "rec.nb") and os.path.isfile(out / "manifest.json")
 
 

@@ -51,7 +51,15 @@ def evaluate_detection(pipeline, label_file: str, limit: int | None = None, prog
         result.seconds_scoring += time.perf_counter() - start
         result.predictions.append({"image": sample.image, "boxes": boxes,
                                    "lines": [line.to_dict() for line in lines]})
+    _refuse_if_none_read(result.failed, len(samples), label_file)
     return result
+
+
+def _refuse_if_none_read(failed: list[dict], total: int, label_file: str) -> None:
+    """A few unreadable images are reported and scored as misses; all of them means a wrong path, not a score of 0."""
+    if total and len(failed) == total:
+        raise EdgeOCRError(f"none of the {total} images of {label_file} could be read (first: {failed[0]['error']}); "
+                           "image paths are relative to the label file's folder")
 
 
 def evaluate_recognition(pipeline, label_file: str, limit: int | None = None, progress: bool = True,
@@ -77,6 +85,7 @@ def evaluate_recognition(pipeline, label_file: str, limit: int | None = None, pr
             predictions.append({"image": sample.image, "text": text, "score": round(score, 6), "truth": sample.text})
         bar.update(len(batch))
     bar.close()
+    _refuse_if_none_read(failed, len(samples), label_file)
     out = score_recognition(pairs).to_dict()
     out["failed"] = failed
     out["predictions"] = predictions
