@@ -186,7 +186,8 @@ def run_prune(args: argparse.Namespace) -> int:
     print(f"{args.kind}: FLOPs {before['flops'] / 1e9:.3f} G -> {after['flops'] / 1e9:.3f} G "
           f"(-{plan['flops_reduction']:.1%}) at {before['input_shape'][2]}x{before['input_shape'][3]}, "
           f"params {before['params']:,} -> {after['params']:,}; dev metric {plan['dev_metric_before']:.4f} -> "
-          f"{plan['dev_metric_after']:.4f} before recovery; plan, sensitivity and model in {args.out}")
+          f"{plan['dev_metric_after']:.4f} before recovery; plan, {'' if ratios else 'sensitivity '}and model in "
+          f"{args.out}")
     return 0
 
 

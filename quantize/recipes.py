@@ -130,7 +130,6 @@ class TrainRecipeOptions:
 
 def _finished(out_dir: str, config) -> dict | None:
     """The best evaluation of a stage an earlier run finished with the same configuration; None otherwise."""
-    import json
     from dataclasses import asdict
 
     try:

@@ -127,6 +127,10 @@ def test_sensitivity_table_and_prune_cli(models_dir, tiny_labels, tmp_path):
     bad = run_cli("prune", "rec", "--init", models_dir, "--labels", tiny_labels["rec"], "--out", str(out),
                   "--flops-reduction", "1.5")
     assert bad.returncode != 0 and "--flops-reduction must lie between 0 and 1" in bad.stderr
+    for ratios, message in ((["lstm"], "PARAM=RATIO"), (["neck.in5.weight=half"], "is not a number")):
+        bad = run_cli("prune", "rec", "--init", models_dir, "--labels", tiny_labels["rec"], "--out", str(out),
+                      "--ratios", *ratios)
+        assert bad.returncode != 0 and message in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_qat_keeps_the_first_layers_fp32(models_dir):
