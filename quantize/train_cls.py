@@ -30,6 +30,7 @@ from .training import (
     seed_all,
     set_train,
     split_parts,
+    start_best,
     take_step,
 )
 
@@ -88,6 +89,7 @@ def train_cls(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     step, best = restore(out_dir, [net], optimizer) if resume else (0, None)
     if best is None:
         best = {**evaluate_cls(net, dev), "step": 0}
+        start_best(out_dir, net, quanters, [None, *INPUT_SHAPE])
         log_file.write(step=0, eval_accuracy=best["accuracy"])
     set_train(net, config.freeze_bn)
     shape = [None, *INPUT_SHAPE]

@@ -38,6 +38,7 @@ from .training import (
     seed_all,
     set_train,
     split_parts,
+    start_best,
     take_step,
 )
 
@@ -159,6 +160,7 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     if best is None:
         scores = evaluate_det(students[0], dev)
         best = {**scores, "step": 0}
+        start_best(out_dir, students[0], quanters, [None, 3, None, None])
         log_file.write(step=0, eval_hmean=scores["hmean"], eval_precision=scores["precision"],
                        eval_recall=scores["recall"])
     for s in students:

@@ -37,6 +37,7 @@ from .training import (
     seed_all,
     set_train,
     split_parts,
+    start_best,
     take_step,
 )
 
@@ -152,6 +153,7 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     if best is None:
         start_scores = evaluate(students[0], dev, charset)  # the official weights, as the reference
         best = {**start_scores, "step": 0}
+        start_best(out_dir, students[0], quanters, [None, 3, 32, None])
         log_file.write(step=0, eval_accuracy=start_scores["accuracy"],
                        eval_norm_edit_distance=start_scores["norm_edit_distance"])
     for s in students:

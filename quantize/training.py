@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 from dataclasses import dataclass
 
 
@@ -149,6 +150,16 @@ def split_parts(train_labels: str, eval_labels: str, eval_limit: int | None,
         return slice(None), slice(eval_limit)
     held_out = os.path.exists(eval_labels) and os.path.samefile(train_labels, eval_labels)
     return slice(-dev_tail if held_out else None), slice(-dev_tail, None)
+
+
+def start_best(out_dir: str, net, quanters: list, input_shape: list) -> None:
+    """A fresh run: an earlier run's best model goes; an FP32 run's starting weights are its first best, so a stage
+    that never beats them on the dev split hands on those, not its last step. (A QAT run's start has no scales yet.)"""
+    shutil.rmtree(os.path.join(out_dir, "best"), ignore_errors=True)
+    if os.path.isfile(os.path.join(out_dir, "best.pdparams")):
+        os.remove(os.path.join(out_dir, "best.pdparams"))
+    if not quanters:
+        export_best(net, quanters, os.path.join(out_dir, "best"), input_shape)
 
 
 def export_best(net, quanters: list, out_dir: str, input_shape: list) -> str:

@@ -74,6 +74,9 @@ def test_det_mimic_learns_the_teacher_not_the_labels(models_dir, tiny_det, tmp_p
         config = DetTrainConfig(steps=1, batch_size=1, size=320, eval_every=1, lr=1e-9, distill=distill)
         train_det(models_dir, tiny_det, tiny_det, out, config, progress=False)
         first[distill] = _losses(out)[0]
+        # an FP32 run's starting weights are its first "best": a stage that never beats them hands those on
+        assert os.path.isfile(os.path.join(out, "best", "inference.pdmodel"))
+        assert os.path.isfile(os.path.join(out, "best.pdparams"))
     assert 0 < first["mimic"] < first["teacher"]
 
 
@@ -98,9 +101,14 @@ def test_rec_qat_steps_and_an_export_opt_accepts(models_dir, tiny, tmp_path):
     from quantize.program import op_counts
 
     out = str(tmp_path / "qat")
+    os.makedirs(os.path.join(out, "best"))
+    open(os.path.join(out, "best", "from-an-earlier-run"), "w").close()
     config = RecTrainConfig(steps=2, batch_size=4, warmup_steps=1, eval_every=2, qat=True, lr=1e-5)
-    train_rec(models_dir, tiny, tiny, out, config, progress=False)
-    final = os.path.join(out, "final")  # always exported; "best" only when it beats the official weights
+    best = train_rec(models_dir, tiny, tiny, out, config, progress=False)
+    assert not os.path.exists(os.path.join(out, "best", "from-an-earlier-run"))  # a fresh run drops a stale best
+    # a QAT run's start has no scales: "best" only when a trained step beat the official weights
+    assert os.path.isdir(os.path.join(out, "best")) == bool(best["step"])
+    final = os.path.join(out, "final")  # always exported
     assert any("quantize" in op for op in op_counts(final))
     nb = convert_to_nb(final, str(tmp_path / "rec.nb"), target="arm")
     assert inspect_nb(nb).precision == "int8"
