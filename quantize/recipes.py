@@ -168,8 +168,10 @@ def _train(role: str, models_dir: str, labels: str, out_dir: str, options: Train
         log.info("%s: kept from an earlier run with the same configuration", out_dir)
     else:
         best = train(models_dir, labels, labels, out_dir, config, dev_tail=options.dev_tail[role])
-    # the dev-selected model: the starting weights when an FP32 stage never beat them; a QAT stage's last step then
-    selected = os.path.isfile(os.path.join(out_dir, "best", "inference.pdmodel"))
+    # Recovery is a means to QAT: it hands on its last weights (its dev numbers, on a few dozen images, are noise next
+    # to what QAT changes). The shipped QAT model is the one chosen on the dev split (its last step if none beat the
+    # start: QAT's start has no scales yet).
+    selected = qat and os.path.isfile(os.path.join(out_dir, "best", "inference.pdmodel"))
     kept = os.path.join(out_dir, "best" if selected else "final")
     log.info("%s %s: dev %s, keeping %s", role, "QAT" if qat else "recovery", best, kept)
     return kept
