@@ -15,6 +15,10 @@ from edge_ocr.errors import EdgeOCRError
 from .ptq import ALGORITHMS
 from .recipes import TrainRecipeOptions
 
+# distillation forms per network (train_det / train_rec check them too; importing those here would load paddle)
+DET_DISTILL = ("teacher", "cml", "mimic")
+REC_DISTILL = ("teacher", "udml", "udml+teacher")
+
 
 @command("quantize")
 def _add_quantize(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +71,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-labels", required=True)
     parser.add_argument("--init", required=True, metavar="MODELS_DIR")
     parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument("--distill", choices=("udml", "udml+teacher", "teacher", "cml", "mimic"),
+    parser.add_argument("--distill", choices=sorted({*DET_DISTILL, *REC_DISTILL}),
                         help="rec: udml (two students, DML + feature distance), teacher (the same against the frozen "
                              "official FP32 model) or both; det: cml (teacher + two students), teacher, or mimic "
                              "(the teacher's maps only, no ground-truth loss)")
@@ -124,7 +128,7 @@ def run_train(args: argparse.Namespace) -> int:
     elif args.kind == "det":
         from .train_det import DetTrainConfig, train_det
 
-        if args.distill not in (None, "cml", "teacher", "mimic"):
+        if args.distill not in (None, *DET_DISTILL):
             raise EdgeOCRError("the detector trains with --distill cml, teacher or mimic")
         config = DetTrainConfig(copy_paste=args.copy_paste, size=args.size, **common)
         best = train_det(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
@@ -133,7 +137,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         from .train_rec import RecTrainConfig, train_rec
 
-        if args.distill in ("cml", "mimic"):
+        if args.distill not in (None, *REC_DISTILL):
             raise EdgeOCRError("the recognizer trains with --distill udml, teacher or udml+teacher")
         config = RecTrainConfig(enhanced_ctc=args.enhanced_ctc, augment=args.augment, **common)
         best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
@@ -263,11 +267,11 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--rec-batch-size", type=positive_int, default=defaults.rec_batch_size)
     train.add_argument("--lr", type=float, default=defaults.lr, help="QAT stages")
     train.add_argument("--recovery-lr", type=float, default=defaults.recovery_lr, help="pruning recovery stages")
-    train.add_argument("--det-distill", choices=("teacher", "cml", "mimic"), default=defaults.det_distill)
-    train.add_argument("--rec-distill", choices=("teacher", "udml", "udml+teacher"), default=defaults.rec_distill)
-    train.add_argument("--recovery-det-distill", choices=("teacher", "cml", "mimic"),
+    train.add_argument("--det-distill", choices=DET_DISTILL, default=defaults.det_distill)
+    train.add_argument("--rec-distill", choices=REC_DISTILL, default=defaults.rec_distill)
+    train.add_argument("--recovery-det-distill", choices=DET_DISTILL,
                        default=defaults.recovery_det_distill)
-    train.add_argument("--recovery-rec-distill", choices=("teacher", "udml", "udml+teacher"),
+    train.add_argument("--recovery-rec-distill", choices=REC_DISTILL,
                        default=defaults.recovery_rec_distill)
     train.add_argument("--pact", action="store_true", help="PACT clipping of activations in QAT")
     train.add_argument("--det-flops-reduction", type=float, default=defaults.det_flops_reduction)
@@ -307,11 +311,13 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
         if not os.path.isfile(path):
             raise EdgeOCRError(f"sensitivity report {path} does not exist")
     plans = _role_values(args.prune_plan, "--prune-plan")
-    for role, path in plans.items():
+    if plans:
         from .prune import load_plan
 
-        if load_plan(path)["role"] != role:
-            raise EdgeOCRError(f"{path} is a plan for {load_plan(path)['role']}, not {role}")
+        for role, path in plans.items():
+            planned_for = load_plan(path)["role"]
+            if planned_for != role:
+                raise EdgeOCRError(f"{path} is a plan for {planned_for}, not {role}")
     return TrainRecipeOptions(
         det_steps=args.det_steps, rec_steps=args.rec_steps, recovery_det_steps=args.recovery_det_steps,
         recovery_rec_steps=args.recovery_rec_steps, det_batch_size=args.det_batch_size,

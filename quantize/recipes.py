@@ -193,7 +193,7 @@ def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, w
         stages[role] = {"fp32_cost": model_cost(fp32, role),  # and the official model on the same dev split:
                         "fp32_dev": dev_metric(role, labels, options.dev_tail[role], models_dir)(fp32)}
         reduction = options.det_flops_reduction if role == "det" else options.rec_flops_reduction
-        if recipe == "prune-qat" and reduction > 0:
+        if recipe == "prune-qat" and (reduction > 0 or role in options.plans):  # a given plan needs no target
             plan_file = os.path.join(work, f"prune-{role}", "plan.json")
             if role in options.plans or (options.resume and os.path.isfile(plan_file)):
                 from .prune import load_plan
