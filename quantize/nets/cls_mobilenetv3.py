@@ -65,5 +65,6 @@ class ClsMobileNetV3(nn.Layer):
 
     def forward(self, x):
         x = self.pool(self.last(self.blocks(self.stem(x))))
-        logits = self.fc(paddle.flatten(self.head_pool(x), start_axis=1))
+        # reshape, not flatten: paddle_lite_opt 2.13 segfaults on flatten_contiguous_range after the adaptive pool
+        logits = self.fc(paddle.reshape(self.head_pool(x), [-1, LAST_CHANNELS]))
         return logits if self.training else F.softmax(logits, axis=1)

@@ -63,6 +63,31 @@ class RecBackbone(nn.Layer):
         return self.pool(self.blocks(self.stem(x)))
 
 
+def zero_states(sequence, layers: int, directions: int, hidden: int):
+    """The LSTM's zero initial (h, c), each ``layers·directions × N × hidden``, N taken from ``sequence`` (N × T × C).
+
+    Left to itself, ``nn.LSTM`` exported from Paddle 2.6 builds these with ``fill_constant`` ops whose shape comes from
+    0-d tensors, which Paddle Lite cannot run (it aborts in ``fill_constant``'s InferShape). In a static program they
+    are built the way the official PP-OCRv2 program builds them, with ``fill_constant_batch_size_like``.
+    """
+    shape = [layers * directions, -1, hidden]
+    if paddle.in_dynamic_mode():
+        batch = sequence.shape[0]
+        return tuple(paddle.zeros([shape[0], batch, hidden], dtype=sequence.dtype) for _ in range(2))
+    from paddle.base.layer_helper import LayerHelper
+
+    helper = LayerHelper("fill_constant_batch_size_like")
+    states = []
+    for _ in range(2):
+        out = helper.create_variable_for_type_inference(dtype=sequence.dtype)
+        helper.append_op(type="fill_constant_batch_size_like", inputs={"Input": sequence}, outputs={"Out": out},
+                         attrs={"shape": shape, "dtype": out.dtype, "value": 0.0, "input_dim_idx": 0,
+                                "output_dim_idx": 1})
+        out.stop_gradient = True
+        states.append(out)
+    return tuple(states)
+
+
 class RecCRNN(nn.Layer):
     def __init__(self, num_classes: int = NUM_CLASSES):
         super().__init__()
@@ -74,7 +99,8 @@ class RecCRNN(nn.Layer):
     def forward(self, x, return_features: bool = False):
         features = self.backbone(x)  # N x C x 1 x W/4
         sequence = paddle.transpose(paddle.squeeze(features, axis=2), [0, 2, 1])  # N x T x C
-        encoded, _ = self.lstm(sequence)
+        states = zero_states(sequence, self.lstm.num_layers, self.lstm.num_directions, self.lstm.hidden_size)
+        encoded, _ = self.lstm(sequence, states)
         mid = self.fc_mid(encoded)  # the features enhanced CTC pulls towards class centres
         logits = self.fc(mid)
         out = logits if self.training else F.softmax(logits, axis=2)
