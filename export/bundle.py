@@ -18,7 +18,7 @@ from edge_ocr.config import PipelineParams
 from edge_ocr.engines.lite import convert_to_nb, inspect_nb, runtime_version
 from edge_ocr.errors import EdgeOCRError
 from edge_ocr.models import resolve_models, sha256_file
-from quantize.program import input_spec
+from edge_ocr.program import input_spec
 
 from .targets import get_target
 

@@ -70,7 +70,7 @@ def test_bench_quick_run_and_merge(models_dir, test_images, tmp_path):
 
 
 def test_model_complexity_of_the_official_models(models_dir):
-    from quantize.program import complexity
+    from edge_ocr.program import complexity
 
     det = complexity(f"{models_dir}/ch_PP-OCRv2_det_infer", (1, 3, 544, 960))
     rec = complexity(f"{models_dir}/ch_PP-OCRv2_rec_infer", (1, 3, 32, 320))

@@ -6,7 +6,7 @@ import numpy as np
 import paddle
 import pytest
 
-from quantize import losses
+from quantize.train import losses
 
 
 def t(values, dtype="float32"):

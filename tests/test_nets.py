@@ -11,7 +11,7 @@ from edge_ocr.errors import EdgeOCRError
 
 @pytest.fixture(scope="module")
 def cls_batch(shared):
-    from quantize.calibration import cls_calibration
+    from quantize.compress.calibration import cls_calibration
 
     return cls_calibration(os.path.join(shared, "data", "ic15_rec", "rec_gt_train.txt"), limit=12)[0]
 
@@ -49,7 +49,7 @@ def test_weight_import_names_mismatches(models_dir):
 def test_rec_network_reproduces_the_official_model(models_dir, shared, tmp_path):
     import paddle
 
-    from quantize.calibration import rec_calibration
+    from quantize.compress.calibration import rec_calibration
     from quantize.nets.export import save_inference_model
     from quantize.nets.rec_lcnet_crnn import RecCRNN
     from quantize.nets.weights import import_weights

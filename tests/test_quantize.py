@@ -27,7 +27,7 @@ def rec_train(shared):
 @pytest.fixture(scope="session")
 def quantized(models_dir, det_train, rec_train, tmp_path_factory):
     """All three models quantized with abs_max on a handful of calibration samples."""
-    from quantize.recipes import PTQOptions, quantize_models
+    from quantize.compress.recipes import PTQOptions, quantize_models
 
     out = str(tmp_path_factory.mktemp("ptq") / "quantized")
     options = PTQOptions(det_algo="abs_max", rec_algo="abs_max", cls_algo="abs_max", det_images=2, rec_crops=12)
@@ -35,7 +35,7 @@ def quantized(models_dir, det_train, rec_train, tmp_path_factory):
 
 
 def test_calibration_is_preprocessed_like_inference(det_train, rec_train):
-    from quantize.calibration import cls_calibration, det_calibration, rec_calibration
+    from quantize.compress.calibration import cls_calibration, det_calibration, rec_calibration
 
     det = det_calibration(det_train, limit=2)
     assert [d.shape for d in det] == [(1, 3, 544, 960)] * 2 and det[0].dtype == np.float32
@@ -45,14 +45,14 @@ def test_calibration_is_preprocessed_like_inference(det_train, rec_train):
 
 
 def test_calibration_refuses_the_test_set(shared):
-    from quantize.calibration import det_calibration
+    from quantize.compress.calibration import det_calibration
 
     with pytest.raises(EdgeOCRError, match="never the test set"):
         det_calibration(os.path.join(shared, "data", "icdar2015", "test_label.txt"))
 
 
 def test_quantized_models_have_fake_quant_ops(quantized):
-    from quantize.program import op_counts
+    from quantize.compress.program import op_counts
 
     for role in ("det", "cls", "rec"):
         ops = op_counts(os.path.join(quantized, role))
@@ -62,9 +62,10 @@ def test_quantized_models_have_fake_quant_ops(quantized):
 
 
 def test_skip_layers_keeps_a_layer_fp32(models_dir, det_train, tmp_path):
-    from quantize.calibration import det_calibration
-    from quantize.program import load_program_desc, quantizable_layers
-    from quantize.ptq import quantize_ptq
+    from edge_ocr.program import load_program_desc
+    from quantize.compress.calibration import det_calibration
+    from quantize.compress.program import quantizable_layers
+    from quantize.compress.ptq import quantize_ptq
 
     det = os.path.join(models_dir, "ch_PP-OCRv2_det_infer")
     first = quantizable_layers(det)[0].weight
@@ -85,7 +86,7 @@ def test_skip_layers_keeps_a_layer_fp32(models_dir, det_train, tmp_path):
     ({"skip_layers": ["no_such.w_0"]}, "names no quantizable layer"),
 ])
 def test_bad_ptq_options(models_dir, tmp_path, kwargs, message):
-    from quantize.ptq import quantize_ptq
+    from quantize.compress.ptq import quantize_ptq
 
     data = [np.zeros((1, 3, 64, 64), np.float32)]
     with pytest.raises(EdgeOCRError, match=message):

@@ -57,11 +57,8 @@ COMPLEXITY_INPUTS = {"det": (1, 3, 544, 960), "cls": (1, 3, 48, 192), "rec": (1,
 
 def model_complexity(models_dir: str | None) -> dict:
     """MACs/FLOPs/params of the FP32 models at the stated input sizes (host side: needs paddle)."""
-    try:
-        from quantize.program import complexity
-    except ImportError:
-        return {}
     from ..models import default_models, resolve_models
+    from ..program import complexity
 
     paths = resolve_models(models_dir or default_models())
     return {role: complexity(getattr(paths, role), shape) for role, shape in COMPLEXITY_INPUTS.items()

@@ -14,8 +14,7 @@ import re
 import numpy as np
 
 from edge_ocr.errors import EdgeOCRError
-
-from ..program import load_program_desc
+from edge_ocr.program import load_program_desc, static_mode
 
 _SLOTS = {"conv2d": ("Filter",), "depthwise_conv2d": ("Filter",), "conv2d_transpose": ("Filter",),
           "batch_norm": ("Scale", "Bias", "Mean", "Variance"), "elementwise_add": ("Y",), "matmul_v2": ("Y",),
@@ -24,8 +23,6 @@ _SLOTS = {"conv2d": ("Filter",), "depthwise_conv2d": ("Filter",), "conv2d_transp
 
 def program_tensors(model_dir: str) -> list[tuple[str, np.ndarray]]:
     """(name, value) of every parameter in the order the program uses them."""
-    from ..ptq import static_mode
-
     block = load_program_desc(model_dir).blocks[0]
     persistable = {v.name for v in block.vars if v.persistable}
     order: list[str] = []

@@ -54,6 +54,6 @@ def quantize_aware(net, pact: bool = False, config: dict | None = None, keep_fp3
 
 def save_qat_model(quanter, net, out_dir: str, input_shape: list[int | None]) -> str:
     """Export the QAT network (eval mode) with its fake-quant ops, atomically."""
-    from .nets.export import save_inference_model
+    from ..nets.export import save_inference_model
 
     return save_inference_model(net, out_dir, input_shape, save=quanter.save_quantized_model)

@@ -1,4 +1,4 @@
-"""``edge-ocr quantize`` (one model) and ``edge-ocr compress`` (models -> bundle + report)."""
+"""``edge-ocr quantize`` (one model), ``prune``, ``sensitivity`` and ``compress`` (models -> bundle + report)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,9 @@ import time
 from edge_ocr.cli import command, name_value_pairs, positive_int, write_json_atomic
 from edge_ocr.errors import EdgeOCRError
 
+from ..train.cli import DET_DISTILL, REC_DISTILL
 from .ptq import ALGORITHMS
 from .recipes import TrainRecipeOptions
-
-# distillation forms per network (train_det / train_rec check them too; importing those here would load paddle)
-DET_DISTILL = ("teacher", "cml", "mimic")
-REC_DISTILL = ("teacher", "udml", "udml+teacher")
 
 
 @command("quantize")
@@ -45,112 +42,9 @@ def run_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("nets")
-def _add_nets(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("nets", help="the PP-OCRv2 networks in Paddle dygraph")
-    nsub = parser.add_subparsers(dest="nets_command", required=True)
-    export = nsub.add_parser("export", help="import the official weights and save the networks as inference models")
-    export.add_argument("--init", required=True, metavar="MODELS_DIR", help="official inference models")
-    export.add_argument("--out", required=True, metavar="DIR")
-    export.set_defaults(func=run_nets_export)
-
-
-def run_nets_export(args: argparse.Namespace) -> int:
-    from .nets.registry import export_models
-
-    print(export_models(args.init, args.out))
-    return 0
-
-
-@command("train")
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("train", help="fine-tune a PP-OCRv2 network (det, rec or cls) from the official weights")
-    parser.add_argument("kind", choices=("det", "rec", "cls"),
-                        help="which network; cls trains on rec-format word crops (each also rotated 180°)")
-    parser.add_argument("--train-labels", required=True)
-    parser.add_argument("--eval-labels", required=True)
-    parser.add_argument("--init", required=True, metavar="MODELS_DIR")
-    parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument("--distill", choices=sorted({*DET_DISTILL, *REC_DISTILL}),
-                        help="rec: udml (two students, DML + feature distance), teacher (the same against the frozen "
-                             "official FP32 model) or both; det: cml (teacher + two students), teacher, or mimic "
-                             "(the teacher's maps only, no ground-truth loss)")
-    parser.add_argument("--copy-paste", action="store_true", help="det: CopyPaste augmentation")
-    parser.add_argument("--size", type=positive_int, default=640, help="det: training crop size")
-    parser.add_argument("--enhanced-ctc", action="store_true", help="add the centre loss of enhanced CTC")
-    parser.add_argument("--augment", action="store_true", help="rec: word-crop augmentations on training batches")
-    parser.add_argument("--steps", type=positive_int, default=200)
-    parser.add_argument("--batch-size", type=positive_int,
-                        help="default per network: det 2 (640×640 crops), rec 16, cls 32")
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--eval-every", type=positive_int, default=50)
-    parser.add_argument("--eval-limit", type=positive_int, help="first N eval samples")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.json")
-    parser.add_argument("--train-bn", action="store_true", help="update BatchNorm statistics (default: frozen)")
-    parser.add_argument("--qat", action="store_true",
-                        help="quantization-aware training; OUT/best is then a quantized model for export --quantized")
-    parser.add_argument("--pact", action="store_true", help="with --qat: PACT clipping of activations")
-    parser.add_argument("--keep-fp32-first", type=int, default=0, metavar="N",
-                        help="with --qat: the first N conv/linear layers stay FP32 (rec: 16 as in PTQ)")
-    parser.add_argument("--prune-plan", metavar="PLAN.json", help="train the network pruned to this plan "
-                        "(edge-ocr prune writes it)")
-    parser.add_argument("--init-weights", metavar="W.pdparams",
-                        help="start from these weights (a training run's best.pdparams / final.pdparams)")
-    parser.add_argument("--dev-tail", type=positive_int, metavar="N",
-                        help="evaluate on the last N samples of --eval-labels (held out of training when they are "
-                             "the train labels)")
-    parser.set_defaults(func=run_train)
-
-
-def run_train(args: argparse.Namespace) -> int:
-    plan = None
-    if args.prune_plan:
-        from .prune import load_plan
-
-        plan = load_plan(args.prune_plan)
-    if args.pact and not args.qat:
-        raise EdgeOCRError("--pact goes with --qat")
-    sized = {"batch_size": args.batch_size} if args.batch_size else {}  # else the network's own default
-    common = dict(steps=args.steps, **sized, lr=args.lr, eval_every=args.eval_every, distill=args.distill,
-                  freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact, prune_plan=plan,
-                  init_weights=args.init_weights, keep_fp32_first=args.keep_fp32_first)
-    if args.kind == "cls":
-        from .train_cls import ClsTrainConfig, train_cls
-
-        if args.distill or args.prune_plan or args.copy_paste or args.enhanced_ctc:
-            raise EdgeOCRError("the classifier trains without --distill, --prune-plan, --copy-paste or --enhanced-ctc")
-        config = ClsTrainConfig(steps=args.steps, **sized, lr=args.lr, eval_every=args.eval_every,
-                                freeze_bn=not args.train_bn, qat=args.qat, pact=args.pact,
-                                keep_fp32_first=args.keep_fp32_first, init_weights=args.init_weights)
-        best = train_cls(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
-                         eval_limit=args.eval_limit, dev_tail=args.dev_tail)
-        metric = f"direction accuracy {best['accuracy']:.4f}"
-    elif args.kind == "det":
-        from .train_det import DetTrainConfig, train_det
-
-        if args.distill not in (None, *DET_DISTILL):
-            raise EdgeOCRError("the detector trains with --distill cml, teacher or mimic")
-        config = DetTrainConfig(copy_paste=args.copy_paste, size=args.size, **common)
-        best = train_det(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
-                         eval_limit=args.eval_limit, dev_tail=args.dev_tail)
-        metric = f"det Hmean {best['hmean']:.4f}"
-    else:
-        from .train_rec import RecTrainConfig, train_rec
-
-        if args.distill not in (None, *REC_DISTILL):
-            raise EdgeOCRError("the recognizer trains with --distill udml, teacher or udml+teacher")
-        config = RecTrainConfig(enhanced_ctc=args.enhanced_ctc, augment=args.augment, **common)
-        best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
-                         eval_limit=args.eval_limit, dev_tail=args.dev_tail)
-        metric = f"word accuracy {best['accuracy']:.4f}"
-    print(f"best eval {metric} at step {best.get('step')}; last model in {args.out}/final, best in {args.out}/best "
-          "(when it beat the starting weights)")
-    return 0
-
-
 @command("prune")
 def _add_prune(sub: argparse._SubParsersAction) -> None:
-    from .prune import CRITERIA
+    from ..nets.pruned import CRITERIA
 
     parser = sub.add_parser("prune", help="filter pruning (FPGM / L1) to a FLOPs target, planned by sensitivity")
     parser.add_argument("kind", choices=("det", "rec"))
@@ -312,7 +206,7 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
             raise EdgeOCRError(f"sensitivity report {path} does not exist")
     plans = _role_values(args.prune_plan, "--prune-plan")
     if plans:
-        from .prune import load_plan
+        from ..nets.pruned import load_plan
 
         for role, path in plans.items():
             planned_for = load_plan(path)["role"]

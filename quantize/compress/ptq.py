@@ -3,13 +3,12 @@
     quantize_ptq("ch_PP-OCRv2_det_infer", det_calibration("train_label.txt"), "out/det")
 
 The model is an inference-model folder, the calibration data a sequence of float32 batches preprocessed as at
-inference (``quantize.calibration``); the output is an inference-model folder with fake-quant ops that Paddle
+inference (``quantize.compress.calibration``); the output is an inference-model folder with fake-quant ops that Paddle
 Lite's ``opt`` turns into int8 kernels. It is written to a temporary folder and renamed into place when complete.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -22,26 +21,13 @@ import numpy as np
 from edge_ocr.atomic import replace_dir
 from edge_ocr.engines.base import inference_files
 from edge_ocr.errors import EdgeOCRError
+from edge_ocr.program import input_spec, static_mode
 
-from .program import DEFAULT_OP_TYPES, input_spec, quantizable_layers
+from .program import DEFAULT_OP_TYPES, quantizable_layers
 
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ("KL", "hist", "mse", "avg", "abs_max")
-
-
-@contextlib.contextmanager
-def static_mode():
-    """PaddleSlim's PTQ runs on static programs; restore dygraph mode afterwards."""
-    import paddle
-
-    was_dynamic = paddle.in_dynamic_mode()
-    paddle.enable_static()
-    try:
-        yield paddle
-    finally:
-        if was_dynamic:
-            paddle.disable_static()
 
 
 def _data_loader(paddle, batches: Sequence[np.ndarray], feed_name: str, rank: int):

@@ -156,11 +156,11 @@ def _train(role: str, models_dir: str, labels: str, out_dir: str, options: Train
                   keep_fp32_first=options.keep_fp32_first.get(role, 0), prune_plan=plan,
                   init_weights=weights, distill=distill[role, qat])
     if role == "det":
-        from .train_det import DetTrainConfig, train_det
+        from ..train.det import DetTrainConfig, train_det
 
         config, train = DetTrainConfig(batch_size=options.det_batch_size, **common), train_det
     else:
-        from .train_rec import RecTrainConfig, train_rec
+        from ..train.rec import RecTrainConfig, train_rec
 
         config, train = RecTrainConfig(batch_size=options.rec_batch_size, **common), train_rec
     best = _finished(out_dir, config) if options.resume else None
@@ -180,7 +180,8 @@ def _train(role: str, models_dir: str, labels: str, out_dir: str, options: Train
 def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, work: str,
                  options: TrainRecipeOptions, ptq: PTQOptions) -> tuple[str, dict]:
     """The qat / prune-qat recipes: quantized models in ``work``/quantized, and what each stage measured."""
-    from .prune import build_network, dev_metric, model_cost, prune_model
+    from ..nets.pruned import build_network
+    from .prune import dev_metric, model_cost, prune_model
 
     paths = resolve_models(models_dir)
     quantized = os.path.join(work, "quantized")
@@ -196,7 +197,7 @@ def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, w
         if recipe == "prune-qat" and (reduction > 0 or role in options.plans):  # a given plan needs no target
             plan_file = os.path.join(work, f"prune-{role}", "plan.json")
             if role in options.plans or (options.resume and os.path.isfile(plan_file)):
-                from .prune import load_plan
+                from ..nets.pruned import load_plan
 
                 plan = load_plan(options.plans.get(role, plan_file))
                 if role in options.plans:  # the run's folder records the plan it trained

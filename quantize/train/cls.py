@@ -19,8 +19,7 @@ from edge_ocr.errors import EdgeOCRError
 from edge_ocr.evaluation.labels import read_rec_labels
 from edge_ocr.images import load_image
 
-from .qat import quantize_aware
-from .training import (
+from .loop import (
     TrainConfig,
     TrainLog,
     export_best,
@@ -33,6 +32,7 @@ from .training import (
     start_best,
     take_step,
 )
+from .qat import quantize_aware
 
 INPUT_SHAPE = (3, 48, 192)
 
@@ -76,7 +76,7 @@ def train_cls(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     """Fine-tune the official classifier; returns the best evaluation (step 0 = the official weights)."""
     import paddle
 
-    from .prune import build_network
+    from ..nets.pruned import build_network
 
     config = config or ClsTrainConfig()
     rng = seed_all(config.seed)

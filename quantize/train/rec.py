@@ -26,8 +26,7 @@ from edge_ocr.images import load_image
 from edge_ocr.rec import ctc_greedy_decode, load_charset
 
 from .augment import rec_augment
-from .qat import quantize_aware
-from .training import (
+from .loop import (
     TrainConfig,
     TrainLog,
     export_best,
@@ -40,6 +39,7 @@ from .training import (
     start_best,
     take_step,
 )
+from .qat import quantize_aware
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class RecTrainConfig(TrainConfig):
     enhanced_ctc: bool = False
     center_weight: float = 0.05
     width: int = 320
-    augment: bool = False  # word-crop augmentations (quantize.augment.rec_augment) on the training batches
+    augment: bool = False  # word-crop augmentations (quantize.train.augment.rec_augment) on the training batches
 
 
 # U-DML: two students, DML on outputs + L2 on backbone features; "teacher": the same two terms against the frozen
@@ -117,8 +117,8 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     """Fine-tune from the official weights in ``init_models``; returns the best evaluation."""
     import paddle
 
+    from ..nets.registry import load_official
     from . import losses
-    from .nets.registry import load_official
 
     config = config or RecTrainConfig()
     if config.distill not in DISTILL:
@@ -130,7 +130,7 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     train_part, dev_part = split_parts(train_labels, eval_labels, eval_limit, dev_tail)
     train = RecData(train_labels, charset, config.width, train_part, train_limit, keep_crops=config.augment)
     dev = RecData(eval_labels, charset, config.width, dev_part)
-    from .prune import build_network
+    from ..nets.pruned import build_network
 
     distill = config.distill or ""
     students = [build_network("rec", init_models, config.prune_plan, config.init_weights)

@@ -24,7 +24,7 @@ class TrainConfig:
     qat: bool = False  # quantization-aware training: fake-quant layers in the students, int8 export
     pact: bool = False  # QAT: PACT clipping of activations
     keep_fp32_first: int = 0  # QAT: the first N conv/linear layers stay FP32
-    prune_plan: dict | None = None  # train a network pruned to this plan (quantize.prune)
+    prune_plan: dict | None = None  # train a network pruned to this plan (quantize.nets.pruned)
     init_weights: str | None = None  # start from these weights (.pdparams of the same, possibly pruned, network)
 
 
@@ -171,7 +171,7 @@ def export_best(net, quanters: list, out_dir: str, input_shape: list) -> str:
         from .qat import save_qat_model
 
         return save_qat_model(quanters[0], net, out_dir, input_shape)
-    from .nets.export import save_inference_model
+    from ..nets.export import save_inference_model
 
     save_inference_model(net, out_dir, input_shape)
     paddle.save(net.state_dict(), out_dir.rstrip("/") + ".pdparams")

@@ -1,15 +1,10 @@
-"""Filter pruning of the PP-OCRv2 networks with PaddleSlim's dygraph pruners (FPGM or L1-norm).
-
-Which filters may go (``PRUNABLE``): the detector's backbone, the neck's 1×1 input projections (one group: their
-outputs are added together) and the head's first 3×3 conv; the recognizer's backbone. Never the LSTM, the CTC head
-or the detector head's transposed convs. PaddleSlim traces each network to find the tensors that must shrink with
-a pruned filter (the depthwise conv and BN after it, every member of a residual chain, the next layer's inputs).
+"""Planning filter pruning of the PP-OCRv2 networks to a FLOPs target (PaddleSlim's FPGM or L1-norm pruners).
 
 The flow: ``sensitivity`` prunes one layer at a time at ratios 0.1 … 0.8 and measures the task metric on a dev split
 (det Hmean, rec word accuracy); ``plan_for_flops`` picks per-layer ratios that reach a FLOPs reduction with the least
 metric loss (the smallest loss threshold whose per-layer ratios reach it, channels kept in multiples of ``align``);
-``apply_plan`` prunes a network to a plan. A plan is plain JSON (role, criterion, ratios by parameter path), so a
-pruned network is rebuilt from the official weights and the plan, then given its fine-tuned weights.
+``apply_plan`` prunes a network to a plan. Which layers may be pruned, applying a plan and rebuilding a pruned network
+(``build_network``) are the networks' (``quantize.nets.pruned``).
 """
 
 from __future__ import annotations
@@ -24,48 +19,12 @@ from tqdm import tqdm
 
 from edge_ocr.errors import EdgeOCRError
 
+from ..nets.pruned import apply_plan, make_pruner, prunable_layers, prune_layers
+
 log = logging.getLogger(__name__)
 
-PRUNABLE = {
-    "det": ("backbone.", "neck.in", "head.binarize.conv."),
-    "rec": ("backbone.",),
-}
-TRACE_SHAPES = {"det": [1, 3, 64, 64], "rec": [1, 3, 32, 64]}  # small: PaddleSlim traces with a constant input
 FLOPS_SHAPES = {"det": [1, 3, 544, 960], "rec": [1, 3, 32, 320], "cls": [1, 3, 48, 192]}
 RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-CRITERIA = ("fpgm", "l1")
-
-
-def make_pruner(net, role: str, criterion: str = "fpgm"):
-    from paddleslim.dygraph import FPGMFilterPruner, L1NormFilterPruner
-
-    if criterion not in CRITERIA:
-        raise EdgeOCRError(f"unknown pruning criterion {criterion!r} (choose from {', '.join(CRITERIA)})")
-    if role not in PRUNABLE:
-        raise EdgeOCRError(f"no pruning for {role!r} (det or rec)")
-    net.eval()
-    pruner_cls = FPGMFilterPruner if criterion == "fpgm" else L1NormFilterPruner
-    _quiet_paddleslim()
-    return pruner_cls(net, TRACE_SHAPES[role])
-
-
-def _quiet_paddleslim() -> None:
-    """PaddleSlim gives each module's logger its own level and logs every traced tensor; keep that out of ours."""
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if name.startswith("paddleslim") and isinstance(logger, logging.Logger):
-            logger.setLevel(logging.ERROR)
-
-
-def prunable_layers(net, role: str, pruner) -> dict[str, str]:
-    """Parameter path (``backbone.blocks.3.expand.conv.weight``) -> PaddleSlim's tensor name, for the groups that
-    PaddleSlim can prune (a group is named by its first conv) and that ``PRUNABLE`` allows."""
-    by_name = {p.name: path for path, p in net.named_parameters()}
-    layers = {}
-    for collection in pruner.collections:
-        path = by_name.get(collection.master_name)
-        if path and path.startswith(PRUNABLE[role]) and collection.master_axis == 0:
-            layers[path] = collection.master_name
-    return layers
 
 
 def model_cost(net, role: str) -> dict:
@@ -179,74 +138,24 @@ def plan_from_ratios(net, role: str, ratios: dict[str, float], criterion: str = 
 
 def _flops_with(net, role: str, criterion: str, ratios: dict[str, float]) -> int:
     pruner = make_pruner(net, role, criterion)
-    plan = _prune(net, role, pruner, ratios)
+    plan = prune_layers(net, role, pruner, ratios)
     try:
         return model_cost(net, role)["flops"]
     finally:
         plan.restore(net)
 
 
-def _prune(net, role: str, pruner, ratios: dict[str, float]):
-    layers = prunable_layers(net, role, pruner)
-    unknown = [path for path in ratios if path not in layers]
-    if unknown:
-        raise EdgeOCRError(f"plan names layers that cannot be pruned in {role}: {', '.join(unknown)}")
-    return pruner.prune_vars({layers[path]: ratio for path, ratio in ratios.items()}, 0)
-
-
-def apply_plan(net, plan: dict):
-    """Prune ``net`` (holding the weights the filters are ranked by) in place to ``plan``; returns ``net``."""
-    pruner = make_pruner(net, plan["role"], plan["criterion"])
-    _prune(net, plan["role"], pruner, plan["ratios"])
-    return net
-
-
-def load_plan(path: str) -> dict:
-    try:
-        with open(path) as handle:
-            plan = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise EdgeOCRError(f"cannot read pruning plan {path}: {exc}") from None
-    if not isinstance(plan, dict) or not {"role", "criterion", "ratios"} <= set(plan):
-        raise EdgeOCRError(f"{path} is not a pruning plan (role, criterion, ratios)")
-    return plan
-
-
-def build_network(role: str, init_models: str, plan: dict | None = None, weights: str | None = None):
-    """The official network of ``role``, pruned to ``plan`` when given, then holding ``weights`` (.pdparams) if
-    given: how a pruned and fine-tuned network is rebuilt for further training (QAT after recovery)."""
-    import paddle
-
-    from .nets.registry import load_official
-
-    net = load_official(role, init_models)
-    if plan is not None:
-        if plan["role"] != role:
-            raise EdgeOCRError(f"the pruning plan is for {plan['role']}, not {role}")
-        apply_plan(net, plan)
-    if weights is not None:
-        if not os.path.isfile(weights):
-            raise EdgeOCRError(f"weights file {weights} does not exist")
-        state = paddle.load(weights)
-        misfits = [k for k, v in net.state_dict().items() if k not in state or list(state[k].shape) != v.shape]
-        if misfits:
-            raise EdgeOCRError(f"{weights} does not fit this network (pruned to another plan?): "
-                               f"{', '.join(misfits[:3])}")
-        net.set_state_dict(state)
-    return net
-
-
 def dev_metric(role: str, train_labels: str, dev: int, init_models: str) -> Callable[[object], float]:
     """``evaluate(net)`` on the last ``dev`` samples of a train label file: det Hmean or rec word accuracy."""
     if role == "det":
-        from .train_det import DetData, evaluate_det
+        from ..train.det import DetData, evaluate_det
 
         data = DetData(train_labels, slice(-dev, None))
         return lambda net: evaluate_det(net, data)["hmean"]
     from edge_ocr.models import resolve_models
     from edge_ocr.rec import load_charset
 
-    from .train_rec import RecData, evaluate
+    from ..train.rec import RecData, evaluate
 
     charset = load_charset(resolve_models(init_models).dictionary)
     data = RecData(train_labels, charset, 320, slice(-dev, None))
@@ -261,8 +170,8 @@ def prune_model(role: str, init_models: str, train_labels: str, out_dir: str, fl
     With ``ratios`` (layer -> ratio) the plan is those, and no sensitivity analysis runs."""
     from edge_ocr.atomic import write_text
 
-    from .nets.export import save_inference_model
-    from .nets.registry import NETS, load_official
+    from ..nets.export import save_inference_model
+    from ..nets.registry import NETS, load_official
 
     net = load_official(role, init_models)
     os.makedirs(out_dir, exist_ok=True)

@@ -1,15 +1,28 @@
-"""Reading inference programs (``inference.pdmodel``) without running them: inputs and quantizable layers."""
+"""Reading inference programs (``inference.pdmodel``): their input without running them, their complexity from one
+forward pass. Host side: it needs paddle (imported when called), not the runtime engines."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import dataclass
 
-# Ops that PTQ turns into int8. conv2d_transpose is left out on purpose: Paddle Lite's x86 runtime has no int8
-# kernel for it, and the ARM bundle and its x86 twin must come from the same quantized model.
-DEFAULT_OP_TYPES = ("conv2d", "depthwise_conv2d", "mul", "matmul", "matmul_v2")
-_WEIGHT_SLOTS = {"conv2d": "Filter", "depthwise_conv2d": "Filter", "conv2d_transpose": "Filter",
-                 "mul": "Y", "matmul": "Y", "matmul_v2": "Y"}
+# the weight input of each weighted op type
+WEIGHT_SLOTS = {"conv2d": "Filter", "depthwise_conv2d": "Filter", "conv2d_transpose": "Filter",
+                "mul": "Y", "matmul": "Y", "matmul_v2": "Y"}
+
+
+@contextlib.contextmanager
+def static_mode():
+    """Paddle in static-graph mode (PTQ and loading inference programs need it); dygraph mode is restored after."""
+    import paddle
+
+    was_dynamic = paddle.in_dynamic_mode()
+    paddle.enable_static()
+    try:
+        yield paddle
+    finally:
+        if was_dynamic:
+            paddle.disable_static()
 
 
 def _framework_pb2():
@@ -36,38 +49,6 @@ def input_spec(model_dir: str) -> dict:
     return {"name": name, "shape": list(var.type.lod_tensor.tensor.dims), "dtype": "float32", "layout": "NCHW"}
 
 
-@dataclass(frozen=True)
-class Layer:
-    weight: str  # the weight tensor's name: what ``skip_layers`` takes
-    op_type: str
-    shape: tuple[int, ...]
-    index: int  # position among the program's ops
-
-
-def quantizable_layers(model_dir: str, op_types=DEFAULT_OP_TYPES) -> list[Layer]:
-    """Ops PTQ would quantize, in program order, with their (persistable) weight tensors."""
-    block = load_program_desc(model_dir).blocks[0]
-    variables = {v.name: v for v in block.vars}
-    layers = []
-    for index, op in enumerate(block.ops):
-        slot = _WEIGHT_SLOTS.get(op.type)
-        if op.type not in op_types or slot is None:
-            continue
-        names = [a for arg in op.inputs if arg.parameter == slot for a in arg.arguments]
-        if not names or names[0] not in variables or not variables[names[0]].persistable:
-            continue
-        var = variables[names[0]]
-        layers.append(Layer(names[0], op.type, tuple(var.type.lod_tensor.tensor.dims), index))
-    return layers
-
-
-def op_counts(model_dir: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for op in load_program_desc(model_dir).blocks[0].ops:
-        counts[op.type] = counts.get(op.type, 0) + 1
-    return counts
-
-
 def complexity(model_dir: str, input_shape: tuple[int, ...]) -> dict:
     """Multiply-accumulates, FLOPs (2 × MACs) and parameters of an inference model at a fixed input shape.
 
@@ -77,15 +58,13 @@ def complexity(model_dir: str, input_shape: tuple[int, ...]) -> dict:
     """
     import numpy as np
 
-    from .ptq import static_mode
-
     with static_mode() as paddle:
         executor = paddle.static.Executor(paddle.CPUPlace())
         scope = paddle.static.Scope()
         with paddle.static.scope_guard(scope):
             program, feeds, _ = paddle.static.load_inference_model(os.path.join(model_dir, "inference"), executor)
             block = program.global_block()
-            ops = [op for op in block.ops if op.type in _WEIGHT_SLOTS or op.type == "rnn"]
+            ops = [op for op in block.ops if op.type in WEIGHT_SLOTS or op.type == "rnn"]
             wanted = ("Input", "Output", "Out", "Y")
             names = sorted({n for op in ops for slot in wanted
                             for n in (op.input(slot) if slot in op.input_names else [])

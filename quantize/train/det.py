@@ -27,8 +27,7 @@ from edge_ocr.images import load_image
 
 from .augment import copy_paste
 from .db_labels import make_db_labels
-from .qat import quantize_aware
-from .training import (
+from .loop import (
     TrainConfig,
     TrainLog,
     export_best,
@@ -41,6 +40,7 @@ from .training import (
     start_best,
     take_step,
 )
+from .qat import quantize_aware
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,8 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     """Fine-tune the detector from the official weights; returns the best evaluation."""
     import paddle
 
+    from ..nets.registry import load_official
     from . import losses
-    from .nets.registry import load_official
 
     config = config or DetTrainConfig()
     if config.distill not in DET_DISTILL:
@@ -145,7 +145,7 @@ def train_det(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     rng = seed_all(config.seed)
     train_part, dev_part = split_parts(train_labels, eval_labels, eval_limit, dev_tail)
     train, dev = DetData(train_labels, train_part, train_limit), DetData(eval_labels, dev_part)
-    from .prune import build_network
+    from ..nets.pruned import build_network
 
     students = [build_network("det", init_models, config.prune_plan, config.init_weights)
                 for _ in range(2 if config.distill == "cml" else 1)]
