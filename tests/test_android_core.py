@@ -119,3 +119,20 @@ def test_jni_bridge_compiles_and_matches_the_java_natives(core_build):
     assert declared == defined == {"nativeCreate", "nativeRun", "nativeRelease"}
     if os.path.isdir("/usr/lib/jvm"):  # a JDK (jni.h) is on this machine: the bridge must have compiled
         assert glob.glob(os.path.join(core_build, "**", "jni_bridge.cc.o"), recursive=True)
+
+
+def test_core_refuses_a_damaged_nb_before_paddle_lite(core_test_binary, x86_bundle, tmp_path):
+    """The C++ core's .nb structure check (run by PaddleLiteEngine before Paddle Lite reads the file) accepts the
+    exported models and refuses truncated, padded and foreign files, as the Python check does."""
+    with open(os.path.join(x86_bundle, "rec.nb"), "rb") as handle:
+        data = handle.read()
+    cases = {"whole": (data, 0), "truncated": (data[: len(data) // 2], 1), "header_only": (data[:26], 1),
+             "padded": (data + b"\0", 1), "not_nb": (b"\x89PNG\r\n\x1a\n" + bytes(64), 1)}
+    for name, (content, expected) in cases.items():
+        path = tmp_path / f"{name}.nb"
+        path.write_bytes(content)
+        proc = subprocess.run([core_test_binary, "--check-nb", str(path)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == expected, (name, proc.stdout, proc.stderr)
+        assert ("ok" if expected == 0 else "refused: ") in proc.stdout
+    proc = subprocess.run([core_test_binary, "--check-nb", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "not a regular file" in proc.stdout

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .base import inference_files
+from .nb_file import check_nb_file
 
 # Paddle Lite's TargetType and PrecisionType enums (lite/api/paddle_place.h).
 TARGETS = {1: "host", 2: "x86", 3: "cuda", 4: "arm", 5: "opencl", 6: "any", 18: "nnadapter", 17: "metal"}
@@ -95,6 +96,7 @@ class LiteEngine:
     ) -> None:
         if not os.path.isfile(nb_path):
             raise ModelError(f"no such Paddle Lite model: {nb_path}")
+        check_nb_file(nb_path)  # a truncated .nb aborts Paddle Lite's process: refuse it before it gets there
         info = inspect_nb(nb_path)
         here = runtime_target()
         if check_target and info.device_target not in (here, "host"):

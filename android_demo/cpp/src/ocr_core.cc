@@ -7,6 +7,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 #include <polyclipping/clipper.hpp>
@@ -77,6 +79,100 @@ void CheckOptVersion(const Manifest& manifest, const std::string& runtime_versio
     throw std::runtime_error("bundle converted by opt " + manifest.opt_version + " but this Paddle Lite is " +
                              runtime_version + ": re-export it with the matching opt, or pass --force");
   }
+}
+
+// ------------------------------------------------------------------------------------------- .nb structure
+
+namespace {
+
+// Little-endian reads that never pass the end of the file (Paddle Lite's own reader aborts there).
+class NbReader {
+ public:
+  NbReader(const std::string& path, std::ifstream& file, uint64_t length) : path_(path), file_(file), length_(length) {}
+  void Need(uint64_t count, const std::string& what) const {
+    if (count > length_ || pos > length_ - count)
+      throw std::runtime_error(path_ + ": truncated or damaged Paddle Lite model (" + what + " needs " +
+                               std::to_string(count) + " bytes at offset " + std::to_string(pos) + ", the file has " +
+                               std::to_string(length_) + ")");
+  }
+  template <typename T>
+  T Read(const std::string& what) {
+    Need(sizeof(T), what);
+    unsigned char bytes[sizeof(T)];
+    file_.seekg(static_cast<std::streamoff>(pos));
+    if (!file_.read(reinterpret_cast<char*>(bytes), sizeof(T))) throw std::runtime_error("cannot read " + path_);
+    T value = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) value |= static_cast<T>(static_cast<T>(bytes[i]) << (8 * i));
+    pos += sizeof(T);
+    return value;
+  }
+  void Skip(uint64_t count, const std::string& what) {
+    Need(count, what);
+    pos += count;
+  }
+  uint64_t pos = 0;
+
+ private:
+  const std::string& path_;
+  std::ifstream& file_;
+  uint64_t length_;
+};
+
+}  // namespace
+
+void CheckNbFile(const std::string& path) {
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0) throw std::runtime_error("cannot read Paddle Lite model " + path);
+  if (!S_ISREG(info.st_mode)) throw std::runtime_error(path + ": not a regular file");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw std::runtime_error("cannot read Paddle Lite model " + path);
+  const uint64_t length = static_cast<uint64_t>(info.st_size);
+  const std::string damaged = path + ": damaged Paddle Lite model (";
+  if (length < 26) throw std::runtime_error(path + ": " + std::to_string(length) + " bytes, too small to be a Paddle Lite model");
+  NbReader reader(path, file, length);
+  const auto meta_version = reader.Read<uint16_t>("meta version");
+  std::string version;
+  bool terminated = false;
+  for (int i = 0; i < 16; ++i) {
+    const auto c = reader.Read<uint8_t>("opt version");
+    if (c == 0) terminated = true;
+    if (!terminated) version.push_back(static_cast<char>(c));
+  }
+  const bool printable = std::all_of(version.begin(), version.end(), [](char c) { return c > 32 && c < 127; });
+  if (!terminated || version.empty() || version[0] != 'v' || !printable)
+    throw std::runtime_error(path + ": not a Paddle Lite naive-buffer (.nb) model (no opt version in its header)");
+  if (meta_version != 1 && meta_version != 2)
+    throw std::runtime_error(path + ": naive-buffer format " + std::to_string(meta_version) +
+                             " is not one this runtime loads (1, 2); convert it again with opt 2.13");
+  const auto topology_size = reader.Read<uint64_t>("topology size");
+  const uint64_t start = reader.pos;
+  reader.Need(topology_size, "topology");
+  const auto root = reader.Read<uint32_t>("topology root offset");
+  if (topology_size < 8 || uint64_t{root} + 4 > topology_size)
+    throw std::runtime_error(damaged + "topology root offset outside the topology)");
+  reader.pos = start + topology_size;
+  if (meta_version == 1) {
+    reader.Need(1, "params");
+    return;
+  }
+  if (reader.Read<uint16_t>("params version") != 0) throw std::runtime_error(damaged + "params version is not 0)");
+  reader.Skip(reader.Read<uint16_t>("params meta size"), "params meta");
+  const auto header_size = reader.Read<uint16_t>("params header size");
+  if (header_size < 6) throw std::runtime_error(damaged + "params header of " + std::to_string(header_size) + " bytes)");
+  const uint64_t header_end = reader.pos + header_size;
+  const auto count = reader.Read<uint16_t>("params header");
+  reader.pos = header_end;
+  reader.Need(0, "params header");
+  for (uint32_t i = 0; i < count; ++i) {
+    const auto total = reader.Read<uint32_t>("param " + std::to_string(i) + " sizes");
+    const auto offset = reader.Read<uint32_t>("param " + std::to_string(i) + " sizes");
+    if (offset < 4 || total < offset)
+      throw std::runtime_error(damaged + "param " + std::to_string(i) + " sizes do not add up)");
+    reader.Skip(total - 4, "param " + std::to_string(i));
+  }
+  if (reader.pos != length)
+    throw std::runtime_error(damaged + std::to_string(length - reader.pos) + " bytes after the last of its " +
+                             std::to_string(count) + " params)");
 }
 
 std::vector<std::string> LoadCharset(const std::string& path, bool use_space_char) {

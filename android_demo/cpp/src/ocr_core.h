@@ -61,6 +61,9 @@ Manifest LoadManifest(const std::string& bundle_dir);
 // Refuses a bundle converted by another opt version than the runtime's, unless `force`.
 void CheckOptVersion(const Manifest& manifest, const std::string& runtime_version, bool force);
 std::vector<std::string> LoadCharset(const std::string& path, bool use_space_char);
+// Refuses a file that is not a complete Paddle Lite naive-buffer model (truncated, padded, garbage), which Paddle Lite
+// itself would abort the process on. The same walk over the size fields as edge_ocr/engines/nb_file.py.
+void CheckNbFile(const std::string& path);
 
 using Quad = std::array<cv::Point2f, 4>;
 

@@ -10,6 +10,7 @@ using paddle::lite_api::MobileConfig;
 using paddle::lite_api::PowerMode;
 
 PaddleLiteEngine::PaddleLiteEngine(const std::string& nb_path, int threads, int power_mode) {
+  CheckNbFile(nb_path);  // Paddle Lite aborts the process on a truncated file: refuse it here instead
   MobileConfig config;
   config.set_model_from_file(nb_path);
   config.set_threads(threads);

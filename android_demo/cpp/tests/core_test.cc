@@ -68,8 +68,18 @@ class ReplayEngine : public edge_ocr::Engine {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: core_test GOLDEN_DIR\n";
+    std::cerr << "usage: core_test GOLDEN_DIR | core_test --check-nb FILE\n";
     return 2;
+  }
+  if (std::string(argv[1]) == "--check-nb" && argc == 3) {  // the .nb structure check alone, for the host tests
+    try {
+      edge_ocr::CheckNbFile(argv[2]);
+    } catch (const std::runtime_error& e) {
+      std::cout << "refused: " << e.what() << "\n";
+      return 1;
+    }
+    std::cout << "ok\n";
+    return 0;
   }
   const std::string golden = argv[1];
   int passed = 0, failed = 0;
