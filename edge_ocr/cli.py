@@ -73,8 +73,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--models", metavar="DIR",
                         help="folder of inference models (default: PP-OCRv2, pulled on first use)")
     source.add_argument("--bundle", metavar="DIR", help="bundle written by 'edge-ocr export' (Paddle Lite .nb)")
-    parser.add_argument("--engine", choices=("auto", "paddle", "lite"), default="auto",
-                        help="auto: Paddle Inference for --models, Paddle Lite for --bundle")
+    parser.add_argument("--engine", choices=("auto", "paddle", "lite", "lite-qemu"), default="auto",
+                        help="auto: Paddle Inference for --models, Paddle Lite for --bundle; lite-qemu: ARM models "
+                             "on this x86 host through Paddle Lite's aarch64 library under qemu (emulated)")
     parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads per model (default 2)")
     parser.add_argument("--power-mode", choices=("LITE_POWER_HIGH", "LITE_POWER_LOW", "LITE_POWER_FULL",
                                                  "LITE_POWER_NO_BIND"), help="Paddle Lite power mode (ARM builds)")
@@ -98,7 +99,8 @@ def build_pipeline(args: argparse.Namespace):
         if args.engine == "paddle":
             raise EdgeOCRError("a bundle holds Paddle Lite models: use --engine lite or auto")
         pipeline = OCRPipeline.from_bundle(args.bundle, threads=args.threads, use_cls=not args.no_cls,
-                                           power_mode=args.power_mode)
+                                           power_mode=args.power_mode,
+                                           engine="lite-qemu" if args.engine == "lite-qemu" else "lite")
     else:
         pipeline = OCRPipeline.from_models(args.models, engine=args.engine, threads=args.threads,
                                            use_cls=not args.no_cls, power_mode=args.power_mode)

@@ -73,15 +73,19 @@ class OCRPipeline:
 
     @classmethod
     def from_bundle(
-        cls, bundle_dir: str, threads: int = 2, use_cls: bool = True, power_mode: str | None = None
+        cls, bundle_dir: str, threads: int = 2, use_cls: bool = True, power_mode: str | None = None,
+        engine: str = "lite",
     ) -> OCRPipeline:
-        """From a bundle written by ``edge-ocr export``: every parameter comes from its manifest."""
+        """From a bundle written by ``edge-ocr export``: every parameter comes from its manifest.
+
+        ``engine``: "lite" (this machine's Paddle Lite) or "lite-qemu" (an ARM bundle on an x86 host, emulated).
+        """
         bundle = load_bundle(bundle_dir)
         params = bundle.params
         params.use_cls = use_cls and params.use_cls and bundle.model_file("cls") is not None
 
         def make(role: str):
-            return create_engine(bundle.model_file(role), "lite", threads=threads, power_mode=power_mode)
+            return create_engine(bundle.model_file(role), engine, threads=threads, power_mode=power_mode)
 
         detector = TextDetector(make("det"), params.det)
         classifier = TextClassifier(make("cls"), params.cls) if params.use_cls else None

@@ -18,7 +18,7 @@ fi
 
 # System packages: the C++ core's toolchain and libraries (android_demo/cpp, tested on the host) and a CJK font
 # for `edge-ocr predict --draw`. Installed with apt when running as root; otherwise listed for the user to install.
-APT_PACKAGES="cmake g++ pkg-config libopencv-imgproc-dev libopencv-imgcodecs-dev libpolyclipping-dev nlohmann-json3-dev fonts-wqy-microhei"
+APT_PACKAGES="cmake g++ pkg-config libopencv-imgproc-dev libopencv-imgcodecs-dev libpolyclipping-dev nlohmann-json3-dev fonts-wqy-microhei qemu-user g++-aarch64-linux-gnu libc6-arm64-cross"
 missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -42,4 +42,12 @@ import cv2, numpy, pyclipper, paddle, paddlelite.lite  # noqa: F401  (the stack 
 import edge_ocr
 print(f"edge-ocr {edge_ocr.__version__}: numpy {numpy.__version__}, opencv {cv2.__version__}, paddle {paddle.__version__}")
 PY
+# The ARM runtime for this x86 host: the native engine cross-built for aarch64 against the Paddle Lite library in
+# $EDGE_OCR_SHARED/arm, run under qemu-aarch64 (verify, compress's check of what it wrote, the ARM tests).
+SHARED="${EDGE_OCR_SHARED:-$(cd .. && pwd)/shared}"
+if [ -f "$SHARED/arm/paddle_lite_armv8/include/paddle_api.h" ] && command -v aarch64-linux-gnu-g++ >/dev/null; then
+  bash scripts/build_native.sh --cross "$SHARED/arm/paddle_lite_armv8"
+else
+  echo "setup: no aarch64 toolchain or no Paddle Lite ARM library in $SHARED/arm: the emulated ARM runtime is not built" >&2
+fi
 echo "setup: done. Activate with: source $VENV/bin/activate"

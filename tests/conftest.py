@@ -67,6 +67,46 @@ def arm_bundle(models_dir, tmp_path_factory) -> str:
     return export_bundle(models_dir, str(tmp_path_factory.mktemp("bundles") / "arm"), target="arm")
 
 
+@pytest.fixture(scope="session")
+def det_train(shared):
+    return os.path.join(shared, "data", "icdar2015", "train_label.txt")
+
+
+@pytest.fixture(scope="session")
+def rec_train(shared):
+    return os.path.join(shared, "data", "ic15_rec", "rec_gt_train.txt")
+
+
+@pytest.fixture(scope="session")
+def quantized(models_dir, det_train, rec_train, tmp_path_factory):
+    """All three models quantized with abs_max on a handful of calibration samples."""
+    from quantize.compress.recipes import PTQOptions, quantize_models
+
+    out = str(tmp_path_factory.mktemp("ptq") / "quantized")
+    options = PTQOptions(det_algo="abs_max", rec_algo="abs_max", cls_algo="abs_max", det_images=2, rec_crops=12)
+    return quantize_models(models_dir, det_train, rec_train, out, options)
+
+
+@pytest.fixture(scope="session")
+def int8_arm_bundle(quantized, tmp_path_factory) -> str:
+    """The PTQ models above as an int8 ARM bundle."""
+    from export.bundle import export_bundle
+
+    return export_bundle(quantized, str(tmp_path_factory.mktemp("bundles") / "int8-arm"), target="arm")
+
+
+@pytest.fixture(scope="session")
+def emulated_runtime() -> str:
+    """The aarch64 edge_ocr_lite_run that runs ARM bundles under qemu (built by scripts/setup.sh)."""
+    from edge_ocr.engines.native.emulated import qemu_path, runner_path
+
+    try:
+        qemu_path()
+        return runner_path()
+    except Exception as exc:  # a prerequisite of the suite: fail, never skip
+        pytest.fail(f"{exc} (scripts/setup.sh builds it)")
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run ``edge-ocr`` as a user would, in a subprocess."""
     full_env = {**os.environ, **(env or {})}

@@ -14,26 +14,6 @@ from edge_ocr.models import sha256_file
 from tests.conftest import run_cli
 
 
-@pytest.fixture(scope="session")
-def det_train(shared):
-    return os.path.join(shared, "data", "icdar2015", "train_label.txt")
-
-
-@pytest.fixture(scope="session")
-def rec_train(shared):
-    return os.path.join(shared, "data", "ic15_rec", "rec_gt_train.txt")
-
-
-@pytest.fixture(scope="session")
-def quantized(models_dir, det_train, rec_train, tmp_path_factory):
-    """All three models quantized with abs_max on a handful of calibration samples."""
-    from quantize.compress.recipes import PTQOptions, quantize_models
-
-    out = str(tmp_path_factory.mktemp("ptq") / "quantized")
-    options = PTQOptions(det_algo="abs_max", rec_algo="abs_max", cls_algo="abs_max", det_images=2, rec_crops=12)
-    return quantize_models(models_dir, det_train, rec_train, out, options)
-
-
 def test_calibration_is_preprocessed_like_inference(det_train, rec_train):
     from quantize.compress.calibration import cls_calibration, det_calibration, rec_calibration
 

@@ -2,6 +2,7 @@
 
 Asking for the Lite engine with an inference-model folder converts it once with ``opt`` for this machine's
 target and caches the ``.nb`` (keyed by the model's sha256), which is how an x86 host checks Lite numerics.
+``lite-qemu`` runs ARM ``.nb`` models on an x86 host: Paddle Lite's aarch64 library under qemu-aarch64.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 from ..errors import ModelError
 from .base import Engine, inference_files
 
-ENGINES = ("auto", "paddle", "lite")
+ENGINES = ("auto", "paddle", "lite", "lite-qemu")
 
 
 def create_engine(
@@ -35,9 +36,10 @@ def create_engine(
         return PaddleInferenceEngine(model, threads=threads)
     from .lite import LiteEngine, runtime_target
 
+    runtime = "qemu" if kind == "lite-qemu" else "auto"
     if not is_nb:
-        model = _cached_nb(model, runtime_target(), cache_dir)
-    return LiteEngine(model, threads=threads, power_mode=power_mode)
+        model = _cached_nb(model, "arm" if runtime == "qemu" else runtime_target(), cache_dir)
+    return LiteEngine(model, threads=threads, power_mode=power_mode, runtime=runtime)
 
 
 def _cached_nb(model_dir: str, target: str, cache_dir: str | None) -> str:

@@ -7,6 +7,7 @@ instead of crashing or returning garbage.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import re
@@ -28,7 +29,6 @@ TARGETS = {1: "host", 2: "x86", 3: "cuda", 4: "arm", 5: "opencl", 6: "any", 18: 
 PRECISIONS = {0: "unk", 1: "float", 2: "int8", 3: "int32", 4: "any", 5: "fp16", 6: "bool", 7: "int64", 8: "int16"}
 _KERNEL_KEY = re.compile(rb"([a-z][a-z0-9_]*)/([A-Za-z0-9_]+)/(\d{1,2})/(\d{1,2})/(\d{1,2})\x00?")
 MAX_PREDICTORS = 8  # per engine on x86, see LiteEngine
-POWER_MODES = ("LITE_POWER_HIGH", "LITE_POWER_LOW", "LITE_POWER_FULL", "LITE_POWER_NO_BIND")
 
 
 @dataclass
@@ -74,12 +74,13 @@ def inspect_nb(path: str) -> NbInfo:
 
 
 def runtime_target() -> str:
-    """The target the installed Paddle Lite Python runtime executes: "arm" on aarch64/armv7 boards, else "x86"."""
+    """The target this machine's Paddle Lite runs natively: "arm" on aarch64/armv7 boards, else "x86"."""
     machine = platform.machine().lower()
     return "arm" if machine.startswith(("arm", "aarch64")) else "x86"
 
 
 def runtime_version() -> str | None:
+    """The installed ``paddlelite`` wheel's version (the one whose ``opt`` writes bundles), or None."""
     try:
         from importlib.metadata import version
 
@@ -88,54 +89,73 @@ def runtime_version() -> str | None:
         return None
 
 
-class LiteEngine:
-    name = "lite"
+RUNTIMES = ("auto", "wheel", "native", "qemu")
+_RELEASE = re.compile(r"^v?(\d+)\.(\d+)")
+_COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
+ALLOW_MISMATCH_ENV = "EDGE_OCR_ALLOW_VERSION_MISMATCH"
 
-    def __init__(
-        self, nb_path: str, threads: int = 2, power_mode: str | None = None, check_target: bool = True
-    ) -> None:
-        if not os.path.isfile(nb_path):
-            raise ModelError(f"no such Paddle Lite model: {nb_path}")
-        check_nb_file(nb_path)  # a truncated .nb aborts Paddle Lite's process: refuse it before it gets there
-        info = inspect_nb(nb_path)
-        here = runtime_target()
-        if check_target and info.device_target not in (here, "host"):
-            raise ModelError(
-                f"{nb_path} was built for {info.device_target.upper()} (opt --valid_targets={info.device_target}); "
-                f"this Paddle Lite runtime runs {here} models: export with --target {here}"
-            )
+
+def check_versions(opt_version: str, runtime: str | None, model: str = "") -> str | None:
+    """Apply the opt/runtime version rule; return a warning, or raise ``ModelError`` when they do not match.
+
+    The rule (README, "Version rule"): a bundle runs on a runtime of the same major.minor release as the opt that
+    wrote it (v2.13-rc, 2.13rc0 and v2.13.1 are all 2.13). A runtime that names a commit instead of a release (a
+    build between releases) cannot be compared: it gets a warning, not a refusal. Any other pair is refused, unless
+    ``$EDGE_OCR_ALLOW_VERSION_MISMATCH=1``.
+    """
+    if not runtime:
+        return None
+    runtime = runtime.strip()
+    if _COMMIT.match(runtime.lower()):
+        return (f"Paddle Lite runtime {runtime} is a commit, not a release: cannot check it against opt "
+                f"{opt_version}{' of ' + model if model else ''}")
+    built, running = _RELEASE.match(opt_version or ""), _RELEASE.match(runtime)
+    if not built or not running or built.groups() == running.groups():
+        return None
+    message = (f"{model or 'the model'} was written by opt {opt_version} (release {'.'.join(built.groups())}) but "
+               f"this Paddle Lite runtime is {runtime} (release {'.'.join(running.groups())}): re-export it with "
+               f"the runtime's opt, or set {ALLOW_MISMATCH_ENV}=1 to try anyway")
+    if os.environ.get(ALLOW_MISMATCH_ENV) == "1":
+        return message
+    raise ModelError(message)
+
+
+def _runtime_kind(requested: str) -> str:
+    if requested not in RUNTIMES:
+        raise ModelError(f"unknown Paddle Lite runtime {requested!r}; choose from {', '.join(RUNTIMES)}")
+    if requested != "auto":
+        return requested
+    return "native" if runtime_target() == "arm" else "wheel"
+
+
+class _WheelPredictors:
+    """The ``paddlelite`` wheel (x86): one predictor per input shape.
+
+    Paddle Lite 2.13's x86 kernels corrupt the heap when a predictor that has run a larger spatial input runs a
+    smaller one (the recognizer's width shrinking from 544 to 320 aborts the process). So each spatial shape gets
+    its own predictor (loading one takes ~12 ms). The wheel has no thread or power-mode setting.
+    """
+
+    def __init__(self, nb_path: str) -> None:
         try:
             from paddlelite import lite
         except ImportError as exc:
-            raise ModelError("the Paddle Lite engine needs the paddlelite package") from exc
-        self.model_path = nb_path
-        self.info = info
-        self.threads = threads
+            raise ModelError("the Paddle Lite engine needs the paddlelite package on x86") from exc
         self._lite = lite
-        self._power_mode = power_mode
-        # Paddle Lite 2.13's x86 kernels corrupt the heap when a predictor that has run a larger spatial input
-        # runs a smaller one (the recognizer's width shrinking from 544 to 320 aborts the process). On x86 each
-        # spatial shape gets its own predictor (loading one takes ~12 ms); ARM runtimes keep a single predictor.
-        self._per_shape = here == "x86"
+        self.model_path = nb_path
+        self.runtime_version = runtime_version()
         self._predictors: OrderedDict[tuple, object] = OrderedDict()
         self._default = self._create()
 
     def _create(self):
         config = self._lite.MobileConfig()
         config.set_model_from_file(self.model_path)
-        # Threads and power mode exist in ARM builds of the Python API; the x86 wheel has neither.
-        if hasattr(config, "set_threads"):
-            config.set_threads(self.threads)
-        if self._power_mode and hasattr(config, "set_power_mode"):
-            config.set_power_mode(getattr(self._lite.PowerMode, self._power_mode))
         try:
             return self._lite.create_paddle_predictor(config)
         except Exception as exc:
             raise ModelError(f"cannot load {self.model_path}: {str(exc).strip().splitlines()[:1]}") from exc
 
     def _predictor(self, shape: tuple) -> object:
-        if not self._per_shape:
-            return self._default
         key = tuple(shape[2:])
         if key not in self._predictors:
             self._predictors[key] = self._default if not self._predictors else self._create()
@@ -149,6 +169,72 @@ class LiteEngine:
         predictor.get_input(0).from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
         predictor.run()
         return np.array(predictor.get_output(0).numpy(), copy=True)
+
+    def close(self) -> None:
+        self._predictors.clear()
+
+
+class LiteEngine:
+    """A Paddle Lite ``.nb`` model on one of three runtimes, behind the one ``Engine`` interface.
+
+    ``runtime``: "wheel" (PyPI's paddlelite, x86), "native" (``libedge_ocr_lite.so`` through ctypes, ARM boards),
+    "qemu" (the same library's server under qemu-aarch64, ARM models on an x86 host), or "auto" (native on ARM,
+    wheel elsewhere). The model's kernels must be for the runtime's target, and its opt version must pass
+    ``check_versions``.
+    """
+
+    name = "lite"
+
+    def __init__(
+        self, nb_path: str, threads: int = 2, power_mode: str | None = None, check_target: bool = True,
+        runtime: str = "auto",
+    ) -> None:
+        if not os.path.isfile(nb_path):
+            raise ModelError(f"no such Paddle Lite model: {nb_path}")
+        check_nb_file(nb_path)  # a truncated .nb aborts Paddle Lite's process: refuse it before it gets there
+        info = inspect_nb(nb_path)
+        kind = _runtime_kind(runtime)
+        here = "x86" if kind == "wheel" else "arm"
+        if check_target and info.device_target not in (here, "host"):
+            where = "the emulated ARM runtime" if kind == "qemu" else f"this {here.upper()} Paddle Lite runtime"
+            raise ModelError(
+                f"{nb_path} was built for {info.device_target.upper()} (opt --valid_targets={info.device_target}); "
+                f"{where} runs {here} models: export with --target {here}"
+            )
+        self.model_path = nb_path
+        self.info = info
+        self.threads = threads
+        self.runtime = kind
+        if kind == "wheel":
+            self._impl = _WheelPredictors(nb_path)
+        elif kind == "native":
+            from .native import NativePredictor
+
+            self._impl = NativePredictor(nb_path, threads=threads, power_mode=power_mode)
+        else:
+            from .native.emulated import EmulatedPredictor
+
+            self._impl = EmulatedPredictor(nb_path, threads=threads, power_mode=power_mode)
+        self.runtime_version = self._impl.runtime_version
+        warning = check_versions(info.opt_version, self.runtime_version, os.path.basename(nb_path))
+        if warning:
+            _warn_once(warning)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self._impl.run(batch)
+
+    def close(self) -> None:
+        self._impl.close()
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    key = message.split(":")[0]
+    if key not in _warned:
+        _warned.add(key)
+        logging.getLogger(__name__).warning(message)
 
 
 def find_opt() -> str:

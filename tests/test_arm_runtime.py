@@ -1,0 +1,132 @@
+"""The ARM runtime: the edge_ocr_lite C ABI over Paddle Lite's real aarch64 library, run here under qemu-aarch64.
+
+Emulated model calls take seconds to a minute, so these tests use few, small inputs: cls and rec on real word crops
+(the det map is covered by the end-to-end runs in test_emulated_pi.py and test_verify_arm.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_ocr.engines.lite import LiteEngine, check_versions
+from edge_ocr.errors import ModelError
+from edge_ocr.rec import ctc_greedy_decode
+from tests.conftest import run_cli
+
+
+def _crops(shared: str, count: int) -> list[np.ndarray]:
+    folder = os.path.join(shared, "data", "ic15_rec", "test")
+    return [cv2.imread(os.path.join(folder, f"word_{i}.png")) for i in range(1, count + 1)]
+
+
+@pytest.fixture(scope="module")
+def rec_batch(pipeline, shared):
+    """The first recognizer batch built from 3 real word crops, as inference builds it."""
+    _, batch = next(iter(pipeline.recognizer.batches(_crops(shared, 3))))
+    return batch
+
+
+@pytest.fixture(scope="module")
+def cls_batch(pipeline, shared):
+    _, batch = next(iter(pipeline.classifier.batches(_crops(shared, 4))))
+    return batch
+
+
+def _paddle(model_dir: str, batch: np.ndarray) -> np.ndarray:
+    from edge_ocr.engines.paddle_inference import PaddleInferenceEngine
+
+    return PaddleInferenceEngine(model_dir, threads=1).run(batch)
+
+
+def test_fp32_arm_bundle_matches_paddle_inference(emulated_runtime, arm_bundle, models_dir, rec_batch, cls_batch):
+    from edge_ocr.models import resolve_models
+
+    paths = resolve_models(models_dir)
+    for role, batch, source in (("cls", cls_batch, paths.cls), ("rec", rec_batch, paths.rec)):
+        engine = LiteEngine(os.path.join(arm_bundle, f"{role}.nb"), threads=1, runtime="qemu")
+        arm = engine.run(batch)
+        reference = _paddle(source, batch)
+        assert arm.shape == reference.shape, role
+        assert np.abs(arm - reference).max() < 1e-4, role
+        # the same predictor on a smaller batch afterwards gives what a fresh one does
+        np.testing.assert_allclose(engine.run(batch[:1]), arm[:1], atol=1e-5)
+        engine.close()
+
+
+def test_int8_arm_bundle_matches_its_quantized_models(emulated_runtime, int8_arm_bundle, quantized, rec_batch,
+                                                     cls_batch, pipeline):
+    for role, batch in (("cls", cls_batch), ("rec", rec_batch)):
+        engine = LiteEngine(os.path.join(int8_arm_bundle, f"{role}.nb"), threads=1, runtime="qemu")
+        assert engine.info.precision == "int8"
+        arm = engine.run(batch)
+        reference = _paddle(os.path.join(quantized, role), batch)
+        assert np.isfinite(arm).all(), role
+        # int8 kernels round differently from the fake-quant simulation, but decide the same classes and texts
+        assert np.abs(arm - reference).mean() < 2e-3, role
+        agree = (arm.argmax(-1) == reference.argmax(-1)).mean()
+        assert agree > 0.97, (role, agree)
+        if role == "rec":
+            charset = pipeline.recognizer.charset
+            texts = [[text for text, _ in ctc_greedy_decode(probs, charset)] for probs in (arm, reference)]
+            assert texts[0] == texts[1]
+        engine.close()
+
+
+def test_emulated_runtime_reports_its_version_and_warns_once(emulated_runtime, arm_bundle, caplog):
+    caplog.set_level(logging.WARNING)
+    engine = LiteEngine(os.path.join(arm_bundle, "cls.nb"), threads=1, runtime="qemu")
+    assert engine.runtime_version == "044ba5b"  # the commit the runtime in ../shared/arm was built from
+    engine.close()
+    assert any("is a commit, not a release" in r.getMessage() for r in caplog.records) or _warned_before()
+
+
+def _warned_before() -> bool:
+    from edge_ocr.engines import lite
+
+    return any("044ba5b" in key for key in lite._warned)
+
+
+def test_version_rule():
+    assert check_versions("v2.13-rc", "2.13rc0") is None
+    assert check_versions("v2.13-rc", "v2.13.1") is None
+    assert "is a commit" in check_versions("v2.13-rc", "044ba5b")
+    with pytest.raises(ModelError, match="re-export it with the runtime's opt"):
+        check_versions("v2.13-rc", "v2.10")
+
+
+def test_version_mismatch_can_be_forced(monkeypatch):
+    monkeypatch.setenv("EDGE_OCR_ALLOW_VERSION_MISMATCH", "1")
+    assert "release 2.10" in check_versions("v2.13-rc", "v2.10.0")
+
+
+def test_wrong_target_bundles_are_refused(emulated_runtime, arm_bundle, x86_bundle):
+    with pytest.raises(ModelError, match="built for X86.*emulated ARM runtime runs arm models"):
+        LiteEngine(os.path.join(x86_bundle, "cls.nb"), runtime="qemu")
+    with pytest.raises(ModelError, match="built for ARM.*export with --target x86"):
+        LiteEngine(os.path.join(arm_bundle, "cls.nb"), runtime="wheel")
+
+
+def test_missing_native_library_says_how_to_build_it(monkeypatch, tmp_path, arm_bundle):
+    from edge_ocr.engines import native
+
+    monkeypatch.setenv("EDGE_OCR_LITE_LIB", str(tmp_path / "nowhere.so"))
+    monkeypatch.setattr(native, "_library", None)
+    with pytest.raises(ModelError, match=r"native Paddle Lite library is missing .*scripts/build_native.sh"):
+        LiteEngine(os.path.join(arm_bundle, "cls.nb"), runtime="native")
+
+
+def test_missing_emulated_runner_says_how_to_build_it(monkeypatch, tmp_path, arm_bundle):
+    monkeypatch.setenv("EDGE_OCR_LITE_RUNNER", str(tmp_path / "nowhere"))
+    with pytest.raises(ModelError, match=r"emulated ARM runtime is missing .*build_native.sh --cross"):
+        LiteEngine(os.path.join(arm_bundle, "cls.nb"), runtime="qemu")
+
+
+def test_cli_refuses_an_arm_bundle_on_the_x86_runtime_in_one_line(arm_bundle, img11):
+    proc = run_cli("predict", "--bundle", arm_bundle, img11)
+    assert proc.returncode != 0
+    assert "built for ARM" in proc.stderr and "Traceback" not in proc.stderr
