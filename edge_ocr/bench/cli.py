@@ -101,7 +101,9 @@ def run_bench(args: argparse.Namespace) -> int:
         with open(path) as handle:
             other = json.load(handle)
         for entry in other.get("results", []):
-            entry["name"] = f"{entry['name']} @ {other['machine']['cpu'] or other['machine']['arch']}"
+            where = other["machine"]["cpu"] or other["machine"]["arch"]
+            emulated = " (emulated)" if other["machine"].get("emulated") else ""
+            entry["name"] = f"{entry['name']} @ {where}{emulated}"
             results.append(entry)
     try:
         complexity = model_complexity(args.models) if args.engines else {}

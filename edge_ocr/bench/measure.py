@@ -31,7 +31,9 @@ def machine_info() -> dict:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "arch": platform.machine(), "avx2": " avx2" in flags,
             "avx512": " avx512f" in flags, "neon": " asimd" in flags or " neon" in flags,
-            "python": platform.python_version(), "os": platform.platform()}
+            "python": platform.python_version(), "os": platform.platform(),
+            # set by an emulator's wrapper (scripts/emulated_pi.sh): such timings say nothing about the board
+            "emulated": os.environ.get("EDGE_OCR_EMULATED") or None}
 
 
 def variant_size(spec: dict) -> dict[str, int]:

@@ -29,6 +29,8 @@ def to_markdown(report: dict) -> str:
            f"Machine: {m['cpu']}, {m['cores']} cores, {m['arch']} (AVX2 {m['avx2']}, AVX-512 {m['avx512']}). "
            f"{report['settings']['images']} images × {report['settings']['repeats']} repeat(s), "
            f"{report['settings']['warmup']} warm-up image(s) excluded.",
+           *([f"**Emulated ({m['emulated']}): these timings measure the emulator, not the board; they say nothing "
+              "about ARM latency.**", ""] if m.get("emulated") else []),
            "Timing: e2e = file read + decode + det + crops + cls + rec + post-processing; det = resize/normalise + "
            "inference + DB post-processing; cls/rec = crop preprocessing + inference + decoding. Median (p90).", "",
            "| variant | threads | e2e ms | det ms | cls ms | rec ms | load ms | peak RSS MB | size MB | det Hmean |"
