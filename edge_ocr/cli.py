@@ -122,6 +122,10 @@ def build_pipeline(args: argparse.Namespace):
     for section, name, value in overrides:
         if value is not None:
             setattr(section, name, value)
+    try:
+        params.validate()
+    except ValueError as exc:
+        raise EdgeOCRError(f"bad option: {exc}") from None
     return pipeline
 
 
@@ -144,17 +148,20 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def run_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .images import list_images
+    from .atomic import check_output_file
+    from .images import display_path, list_images
     from .parallel import PipelinePool, split_threads
 
     missing = [p for p in args.inputs if not os.path.exists(p)]
     if missing:
-        raise EdgeOCRError(f"{missing[0]}: no such file or folder")
+        raise EdgeOCRError(f"{display_path(missing[0])}: no such file or folder")
     paths = list_images(args.inputs)
     if not paths:
-        raise EdgeOCRError("no images found in " + ", ".join(args.inputs))
-    if args.draw:
-        os.makedirs(args.draw, exist_ok=True)
+        raise EdgeOCRError("no images found in " + ", ".join(map(display_path, args.inputs)))
+    # Every output target is checked before any OCR: a run never ends at an output it cannot write.
+    if args.json:
+        check_output_file(args.json)
+    drawings = plan_drawings(paths, args.draw) if args.draw else {}
     workers, args.threads = split_threads(args.threads, len(paths), args.workers)
     factory = pipeline_factory(args)
     first = factory()  # model errors surface here, before any worker starts
@@ -162,17 +169,46 @@ def run_predict(args: argparse.Namespace) -> int:
     results, failed = [], 0
     show_bar = len(paths) > 1 and not args.quiet
     with PipelinePool(factory, workers) as pool:
-        for result in tqdm(pool.map(paths), total=len(paths), desc="ocr", unit="img", disable=not show_bar,
-                           file=sys.stderr):
+        for path, result in tqdm(zip(paths, pool.map(paths)), total=len(paths), desc="ocr", unit="img",
+                                 disable=not show_bar, file=sys.stderr):
+            if drawings and not result.error:
+                _draw(first, path, result, drawings[path])
             results.append(result)
             failed += bool(result.error)
-            _report(result, args, first, show_bar)
+            _report(result, args, show_bar)
     if args.json:
         write_json_atomic(args.json, [r.to_dict() for r in results])
     if failed:
-        print(f"edge-ocr: {failed} of {len(paths)} image(s) could not be read", file=sys.stderr)
+        where = f"; the JSON has every result and each error ({args.json})" if args.json else ""
+        print(f"edge-ocr: {failed} of {len(paths)} image(s) failed{where}", file=sys.stderr)
         return 1
     return 0
+
+
+def plan_drawings(paths: list[str], out_dir: str) -> dict[str, str]:
+    """Where each input's drawing goes: ``STEM_ocr.jpg``, then ``STEM_ocr-2.jpg``... for inputs with the same
+    stem (same name in two folders, or a.jpg beside a.png), so no drawing overwrites another of the same run. The
+    folder is made and every target checked (``check_output_file``) before any work."""
+    from .atomic import check_output_file
+
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise EdgeOCRError(f"--draw {out_dir} is not a folder")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise EdgeOCRError(f"cannot create --draw folder {out_dir}: {exc.strerror}") from None
+    targets: dict[str, str] = {}
+    taken: set[str] = set()
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        name, copy = f"{stem}_ocr.jpg", 1
+        while name.casefold() in taken:  # casefold: case-insensitive file systems too
+            copy += 1
+            name = f"{stem}_ocr-{copy}.jpg"
+        taken.add(name.casefold())
+        targets.setdefault(path, os.path.join(out_dir, name))
+        check_output_file(targets[path])
+    return targets
 
 
 def pipeline_factory(args: argparse.Namespace):
@@ -193,31 +229,32 @@ def pipeline_factory(args: argparse.Namespace):
     return factory
 
 
-def _report(result, args: argparse.Namespace, pipeline, show_bar: bool) -> None:
+def _report(result, args: argparse.Namespace, show_bar: bool) -> None:
     from tqdm import tqdm
 
     write = tqdm.write if show_bar else print
     if result.error:
         write(f"edge-ocr: {result.error}", file=sys.stderr)
-        return
-    if not args.quiet:
+    if not args.quiet and (result.lines or not result.error):
         text = "\n".join(f"  {line.text}\t{line.score:.3f}" for line in result.lines)
         write(f"{result.image}\n{text}" if text else f"{result.image}\n  (no text)")
-    if args.draw:
-        _draw(pipeline, result.image, result, args.draw)
 
 
-def _draw(pipeline, path: str, result, out_dir: str) -> None:
+def _draw(pipeline, path: str, result, target: str) -> None:
+    """Write ``result`` drawn on its image to ``target``; a failure is recorded on the result, never raised."""
     from .draw import draw_result, write_image
+    from .errors import one_line
     from .images import load_image
 
-    loaded = load_image(path, pipeline.params.max_image_pixels)
-    lines = result.lines
-    if loaded.scale != 1.0:  # draw on the reduced image
-        lines = [type(line)([[round(x / loaded.scale), round(y / loaded.scale)] for x, y in line.box],
-                            line.text, line.score) for line in lines]
-    stem = os.path.splitext(os.path.basename(path))[0]
-    write_image(os.path.join(out_dir, f"{stem}_ocr.jpg"), draw_result(loaded.image, lines))
+    try:
+        loaded = load_image(path, pipeline.params.max_image_pixels)
+        lines = result.lines
+        if loaded.scale != 1.0:  # draw on the reduced image
+            lines = [type(line)([[round(x / loaded.scale), round(y / loaded.scale)] for x, y in line.box],
+                                line.text, line.score) for line in lines]
+        write_image(target, draw_result(loaded.image, lines))
+    except Exception as exc:  # a full disk or a target swapped for a link loses the drawing, not the run
+        result.error = f"{result.image}: drawing not written to {target} ({one_line(exc)})"
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -302,12 +339,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread so that every ``finally`` removes its temporary files and
+    folders (a model pull's staging folder, a ``.tmp`` file) before the process ends."""
+
+
+def _terminate(signum: int, frame) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     os.environ.setdefault("GLOG_minloglevel", "2")  # silence Paddle's C++ logging
+    for stream in (sys.stdout, sys.stderr):  # a text or file name the terminal cannot encode is escaped, not fatal
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    handled = (signal.SIGTERM, signal.SIGHUP) if threading.current_thread() is threading.main_thread() else ()
+    previous = {sig: signal.signal(sig, _terminate) for sig in handled}
     try:
         return args.func(args)
     except EdgeOCRError as exc:
@@ -316,12 +369,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edge-ocr: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"edge-ocr: terminated by signal {exc.args[0]}", file=sys.stderr)
+        return 128 + exc.args[0]
     except Exception as exc:  # anything else is our bug: still one line, with EDGE_OCR_DEBUG=1 for the traceback
         if os.environ.get("EDGE_OCR_DEBUG"):
             raise
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         print(f"edge-ocr: error: {type(exc).__name__}: {reason} (set EDGE_OCR_DEBUG=1 for details)", file=sys.stderr)
         return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover - ``python -m edge_ocr`` is the supported form

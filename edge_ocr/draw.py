@@ -89,13 +89,12 @@ def _draw_texts(canvas: np.ndarray, lines: list[OCRLine]) -> np.ndarray:
 
 
 def write_image(path: str, image: np.ndarray) -> None:
-    """Encode and write atomically (temp file + rename); the extension picks the format."""
+    """Encode and write atomically (temp file + rename, ``edge_ocr.atomic``'s rule); the extension picks the format."""
+    from .atomic import write_bytes
+
     ext = os.path.splitext(path)[1] or ".jpg"
     ok, data = cv2.imencode(ext, image)
     if not ok:
         raise OSError(f"cannot encode {path}")
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as handle:
-        handle.write(data.tobytes())
-    os.replace(tmp, path)
+    write_bytes(path, data.tobytes())
 

@@ -15,3 +15,13 @@ class ModelError(EdgeOCRError):
 
 class ChecksumError(ModelError):
     """A downloaded or mirrored file does not have the expected sha256."""
+
+
+class OutputError(EdgeOCRError):
+    """An output file cannot be written safely (see ``edge_ocr.atomic``)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line: its OS reason, else the last line of its message, else its type."""
+    text = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [""])[-1]
+    return text[:200] or type(exc).__name__

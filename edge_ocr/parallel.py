@@ -57,11 +57,12 @@ class PipelinePool:
     def map(self, paths: Iterable[str]) -> Iterator[OCRResult]:
         return self._executor.map(lambda path: self._pipeline().ocr_file(path), paths)
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
+    def close(self, cancel: bool = False) -> None:
+        """Wait for the running images; with ``cancel`` the queued ones are dropped (Ctrl-C, SIGTERM)."""
+        self._executor.shutdown(wait=True, cancel_futures=cancel)
 
     def __enter__(self) -> PipelinePool:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(cancel=exc_type is not None)

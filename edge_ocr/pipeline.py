@@ -14,9 +14,9 @@ from .cls import TextClassifier
 from .config import PipelineParams
 from .det import TextDetector
 from .engines import create_engine
-from .errors import EdgeOCRError
+from .errors import EdgeOCRError, ModelError, one_line
 from .geometry import crop_text_line, reading_order
-from .images import load_image
+from .images import display_path, load_image
 from .models import default_models, resolve_models
 from .rec import TextRecognizer
 from .results import OCRLine, OCRResult
@@ -98,10 +98,11 @@ class OCRPipeline:
         order = reading_order(boxes)
         return [boxes[i] for i in order], [scores[i] for i in order]
 
-    def analyze(self, image: np.ndarray, scale: float = 1.0) -> Analysis:
+    def analyze(self, image: np.ndarray, scale: float = 1.0, size: tuple[int, int] | None = None) -> Analysis:
         """Everything one image gives: all detector boxes in reading order, their texts, and the kept lines.
 
-        ``scale`` multiplies box coordinates (for images decoded at reduced size).
+        ``scale`` multiplies box coordinates (for images decoded at reduced size); ``size`` (width, height) of the
+        original image, when given, clips them to it.
         """
         timings: dict[str, float] = {}
         start = time.perf_counter()
@@ -119,7 +120,10 @@ class OCRPipeline:
             texts = self.recognizer(crops)
             timings["rec"] = (time.perf_counter() - mark) * 1000
         self.last_timings_ms = timings
-        corners = [(np.round(box * scale) if scale != 1.0 else box).astype(int).tolist() for box in boxes]
+        corners = [(np.round(box * scale) if scale != 1.0 else box).astype(int) for box in boxes]
+        if size is not None:
+            corners = [np.clip(c, 0, (size[0] - 1, size[1] - 1)) for c in corners]
+        corners = [c.tolist() for c in corners]
         lines = [OCRLine(c, text, score) for c, (text, score) in zip(corners, texts)
                  if score >= self.params.rec.drop_score]
         return Analysis(corners, det_scores, texts, lines)
@@ -129,11 +133,18 @@ class OCRPipeline:
         return self.analyze(image, scale).lines
 
     def ocr_file(self, path: str | os.PathLike) -> OCRResult:
-        """OCR an image file; a bad image gives a result with ``error`` set instead of raising."""
-        path = os.fspath(path)
+        """OCR an image file. One bad file never raises: it gives a result with ``error`` set to a one-line reason
+        naming the file. Only a ``ModelError`` (a wrong dictionary, a model that cannot run), which every image
+        would hit, is raised. ``image`` is the path as printable text (see ``display_path``)."""
+        name = display_path(os.fspath(path))
         try:
-            loaded = load_image(path, self.params.max_image_pixels)
+            loaded = load_image(os.fspath(path), self.params.max_image_pixels)
+            lines = self.analyze(loaded.image, loaded.scale, loaded.size).lines
+        except ModelError:
+            raise
         except EdgeOCRError as exc:
-            return OCRResult(path, error=str(exc))
-        lines = self(loaded.image, loaded.scale)
-        return OCRResult(path, lines, timings_ms=dict(self.last_timings_ms))
+            return OCRResult(name, error=str(exc))
+        except Exception as exc:  # one image's failure (cv2.error, MemoryError...) must not end the run
+            log.debug("%s failed", name, exc_info=True)
+            return OCRResult(name, error=f"{name}: cannot process this image ({type(exc).__name__}: {one_line(exc)})")
+        return OCRResult(name, lines, timings_ms=dict(self.last_timings_ms))

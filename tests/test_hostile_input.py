@@ -7,11 +7,15 @@ import json
 import os
 import shutil
 
+import cv2
+import numpy as np
 import pytest
 
 from edge_ocr.bundle import MANIFEST, load_bundle
+from edge_ocr.config import MAX_IMAGE_PIXELS
 from edge_ocr.engines.nb_file import check_nb_file
-from edge_ocr.errors import ModelError
+from edge_ocr.errors import ImageError, ModelError
+from edge_ocr.images import MAX_IMAGE_BYTES, ImageHeader, decode_image, load_image, plan_decode, read_header_size
 from tests.conftest import run_cli
 
 
@@ -208,3 +212,203 @@ def test_predict_eval_and_verify_refuse_the_same_manifest(x86_bundle, models_dir
                  ["eval", "--bundle", folder, "--rec-labels", str(labels)],
                  ["verify", folder, "--against", models_dir, "--samples", img11]):
         assert "inside the bundle folder" in one_line_error(run_cli(*args)), args
+
+
+# ------------------------------------------------------------------------------------------ image decoding bounds
+
+
+def _peak_rss_of_decode(path: str) -> tuple[float, str]:
+    """(peak RSS in MB, outcome) of ``load_image(path)`` in a fresh process, as benchmarks/image_bombs.py does."""
+    from benchmarks.image_bombs import DECODE_ONLY, measure, outcome_of_decode
+
+    run = measure(DECODE_ONLY, [path], timeout=120)
+    return run["peak_rss_mb"], outcome_of_decode(run)
+
+
+@pytest.mark.parametrize("kind", ["png", "tiff", "webp", "pam", "hdr", "jpeg-1/8-too-big"])
+def test_bombs_are_refused_from_their_header_with_little_memory(tmp_path, kind):
+    from benchmarks.image_bombs import crafted_png, crafted_tiff, jpeg_with_size, text_header
+
+    path = str(tmp_path / f"bomb.{kind[:4]}")
+    if kind == "png":
+        crafted_png(path, 30000, 30000)  # 900 MP, < 1 MB
+    elif kind == "tiff":
+        crafted_tiff(path, 30000, 30000)
+    elif kind == "webp":
+        cv2.imwrite(path, np.zeros((9000, 9000, 3), np.uint8), [cv2.IMWRITE_WEBP_QUALITY, 1])  # 81 MP
+    elif kind == "pam":
+        text_header(path, b"P7\nWIDTH 100000\nHEIGHT 100000\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n")
+    elif kind == "hdr":
+        text_header(path, b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 30000 +X 30000\n")
+    else:
+        jpeg_with_size(path, 65500, 65500)
+    peak, outcome = _peak_rss_of_decode(path)
+    assert outcome.startswith("refused") and ("limit" in outcome or "1/8" in outcome), outcome
+    assert peak < 300, peak
+
+
+def test_header_that_lies_below_the_limit_decodes_within_bounds(tmp_path):
+    """A JPEG whose header claims 50000 x 50000 (its data is 1 KB) is decoded at 1/8, as a JPEG of that size is."""
+    from benchmarks.image_bombs import jpeg_with_size
+
+    jpeg_with_size(str(tmp_path / "lie.jpg"), 50000, 50000)
+    peak, outcome = _peak_rss_of_decode(str(tmp_path / "lie.jpg"))
+    assert outcome == "decoded 6250x6250, scale 8.0" and peak < 600, (outcome, peak)
+
+
+def test_opencv_side_limit_is_a_clear_refusal(tmp_path):
+    from benchmarks.image_bombs import crafted_tiff
+
+    crafted_tiff(str(tmp_path / "tall.tif"), 1, 1_100_000)
+    with pytest.raises(ImageError, match="above OpenCV's 1,048,576 px limit"):
+        load_image(str(tmp_path / "tall.tif"))
+
+
+def test_decoder_working_memory_is_bounded_too(tmp_path):
+    """What the codec holds counts: OpenJPEG's int32 planes under the pixel limit, and a progressive JPEG's
+    full-size coefficients even when it would be decoded at reduced size."""
+    with pytest.raises(ImageError, match="JPEG2000 .* would need about 805 MiB"):
+        plan_decode(ImageHeader(7500, 7500, "JPEG2000", 3, 1), "big.jp2", MAX_IMAGE_PIXELS)
+    with pytest.raises(ImageError, match="would need about .* MiB"):
+        plan_decode(ImageHeader(16000, 12000, "JPEG", 3, 1, progressive=True), "p.jpg", MAX_IMAGE_PIXELS)
+    assert plan_decode(ImageHeader(16000, 12000, "JPEG", 3, 1), "b.jpg", MAX_IMAGE_PIXELS)[1] == 2
+    flag, _ = plan_decode(ImageHeader(8000, 8000, "PNG", 4, 2), "deep.png", MAX_IMAGE_PIXELS)
+    assert flag == cv2.IMREAD_COLOR  # 512 MB with alpha and depth: decoded straight to 8-bit BGR
+
+
+@pytest.mark.parametrize("make", ["fifo", "device", "folder", "too_big"])
+def test_non_regular_and_oversized_files_are_refused_without_reading(tmp_path, make):
+    path = str(tmp_path / "x.jpg")
+    if make == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    elif make == "device":
+        os.symlink("/dev/zero", path)  # reading it would never end
+    elif make == "folder":
+        os.mkdir(path)
+    else:
+        with open(path, "wb") as handle:
+            handle.truncate(MAX_IMAGE_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ImageError, match="not a regular file|is a folder|file size limit"):
+        load_image(path)
+
+
+def test_text_header_formats_give_their_size(tmp_path):
+    for ext, image in ((".pfm", np.zeros((7, 9, 3), np.float32)), (".hdr", np.zeros((7, 9, 3), np.float32)),
+                       (".pam", np.zeros((7, 9, 3), np.uint8)), (".tif", np.zeros((7, 9, 3), np.float32))):
+        ok, data = cv2.imencode(ext, image)
+        assert ok and read_header_size(data.tobytes()) == (9, 7), ext
+        assert decode_image(data.tobytes(), ext).image.shape == (7, 9, 3)
+
+
+def test_large_exif_rotated_jpeg_has_the_right_scale_and_size(tmp_path):
+    """16000 x 6000 stored, orientation 6 (shown 6000 x 16000): decoded at 1/2, so boxes scale by 2, not 5.33."""
+    from benchmarks.image_bombs import exif_jpeg
+
+    exif_jpeg(str(tmp_path / "tall.jpg"), 16000, 6000, 6)
+    loaded = load_image(str(tmp_path / "tall.jpg"))
+    assert loaded.image.shape[:2] == (8000, 3000)
+    assert loaded.scale == 2.0 and loaded.size == (6000, 16000)
+
+
+def test_boxes_are_clipped_to_the_original_image(pipeline, img11):
+    image = load_image(img11).image
+    analysis = pipeline.analyze(image, scale=3.0, size=(100, 50))
+    assert analysis.boxes and all(0 <= x <= 99 and 0 <= y <= 49 for box in analysis.boxes for x, y in box)
+
+
+# ------------------------------------------------------------------------------------------ folder runs
+
+
+@pytest.fixture
+def hostile_folder(test_images, tmp_path):
+    """Two good images, one good image under a name that is not UTF-8, and one file of each bad kind."""
+    from benchmarks.image_bombs import crafted_png, crafted_tiff
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("img_11.jpg", "img_13.jpg"):
+        shutil.copy(os.path.join(test_images, name), folder / name)
+    shutil.copy(os.path.join(test_images, "img_11.jpg"), os.path.join(os.fsencode(folder), b"caf\xe9.jpg"))
+    crafted_tiff(str(folder / "tall.tif"), 1, 1_100_000)
+    crafted_png(str(folder / "bomb.png"), 30000, 30000)
+    (folder / "cut.jpg").write_bytes(open(os.path.join(test_images, "img_13.jpg"), "rb").read()[:600])
+    (folder / "empty.png").write_bytes(b"")
+    os.mkfifo(folder / "pipe.jpg")
+    os.symlink("/dev/zero", folder / "zero.png")
+    return folder
+
+
+def test_folder_run_finishes_and_keeps_every_result(models_dir, hostile_folder, tmp_path):
+    out = tmp_path / "out.json"
+    draw = tmp_path / "draw"
+    proc = run_cli("predict", str(hostile_folder), "--models", models_dir, "--json", str(out), "--draw", str(draw))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    results = {os.path.basename(r["image"]): r for r in json.loads(out.read_text(encoding="utf-8"))}
+    assert len(results) == 9
+    good = ("img_11.jpg", "img_13.jpg", "caf\\xe9.jpg")
+    for name in good:
+        assert "error" not in results[name] and results[name]["lines"], name
+    assert [line["text"] for line in results["caf\\xe9.jpg"]["lines"]] == ["BEWARE OF", "MAINTENANCE", "VEHICLES"]
+    failed = [name for name in results if name not in good]
+    for name in failed:
+        assert name in results[name]["error"]
+        assert sum(line.startswith(f"edge-ocr: {results[name]['image']}") for line in proc.stderr.splitlines()) == 1
+    assert "6 of 9 image(s) failed" in proc.stderr
+    assert sorted(os.listdir(draw)) == sorted(["img_11_ocr.jpg", "img_13_ocr.jpg", "caf\udce9_ocr.jpg"])
+
+
+def test_same_named_inputs_get_distinct_drawings(models_dir, img11, tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        shutil.copy(img11, tmp_path / sub / "photo.jpg")
+    shutil.copy(img11, tmp_path / "a" / "photo.png")
+    proc = run_cli("predict", str(tmp_path / "a"), str(tmp_path / "b"), "--models", models_dir, "--draw",
+                   str(tmp_path / "draw"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(tmp_path / "draw")) == ["photo_ocr-2.jpg", "photo_ocr-3.jpg", "photo_ocr.jpg"]
+
+
+def test_a_drawing_that_cannot_be_written_is_one_failure_not_a_lost_run(pipeline, img11, tmp_path):
+    from edge_ocr.cli import _draw
+
+    result = pipeline.ocr_file(img11)
+    _draw(pipeline, img11, result, str(tmp_path / "gone" / "x_ocr.jpg"))  # its folder vanished mid-run
+    assert result.lines and "drawing not written" in result.error
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+# ------------------------------------------------------------------------------------------ output targets
+
+
+@pytest.mark.parametrize("kind", ["symlink", "read_only", "fifo", "folder", "dev_stdout", "no_folder"])
+def test_json_target_is_checked_before_any_work(img11, tmp_path, kind):
+    target = str(tmp_path / "out.json")
+    if kind == "symlink":
+        (tmp_path / "real.json").write_text("precious")
+        os.symlink(tmp_path / "real.json", target)
+    elif kind == "read_only":
+        (tmp_path / "out.json").write_text("precious")
+        os.chmod(target, 0o444)
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        os.mkdir(target)
+    elif kind == "dev_stdout":
+        target = "/dev/stdout"
+    else:
+        target = str(tmp_path / "missing" / "out.json")
+    # The models folder does not exist either: the output is checked first, so its error is the one reported.
+    line = one_line_error(run_cli("predict", img11, "--models", str(tmp_path / "no-models"), "--json", target))
+    assert target in line and ("refusing to replace" in line or "does not exist" in line), line
+    if kind in ("symlink", "read_only"):
+        assert open(target).read() == "precious"
+
+
+def test_draw_target_that_is_a_link_is_refused_before_any_work(img11, models_dir, tmp_path):
+    draw = tmp_path / "draw"
+    draw.mkdir()
+    os.symlink("/etc/hostname", draw / "img_11_ocr.jpg")
+    line = one_line_error(run_cli("predict", img11, "--models", models_dir, "--draw", str(draw)))
+    assert "symbolic link" in line
+    (tmp_path / "file").write_text("x")
+    assert "not a folder" in one_line_error(run_cli("predict", img11, "--draw", str(tmp_path / "file")))

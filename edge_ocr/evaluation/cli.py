@@ -107,6 +107,11 @@ def to_markdown(report: dict, title: str = "edge-ocr eval") -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from ..atomic import check_output_file
+
+    for target in (args.json, args.markdown, args.save_predictions):  # before any work, as predict does
+        if target:
+            check_output_file(target)
     report, predictions = evaluate(args)
     print(to_markdown(report))
     if args.json:

@@ -1,0 +1,289 @@
+"""Peak memory of edge-ocr on image bombs: every format OpenCV decodes, at, above and far above the limits.
+
+    python benchmarks/image_bombs.py [--models DIR] [--only NAME ...] [--keep DIR]
+
+Generates the corpus (in a temporary folder: formats x sizes, real encodings where they fit in memory here,
+crafted streams or headers that lie where they do not), then runs each case in a fresh subprocess twice: the
+decoder alone (``load_image``) and the whole ``edge-ocr predict FILE --json`` with the FP32 models (Paddle
+Inference), and records each one's own peak RSS (VmHWM, reset at its start: see PRELUDE), its wall time and its
+outcome (decoded size, reduced, or the refusal line). Writes ``benchmarks/results/image-bombs.{json,md}``; exits 1
+if any case passes 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from benchmarks.common import RESULTS, git_commit, machine, shared_dir, write_json, write_text  # noqa: E402
+
+LIMIT_BYTES = 1.5e9
+PEAK_FILE_ENV = "EDGE_OCR_PEAK_FILE"
+# Run first in every measured process. A child's ru_maxrss (and VmHWM) starts from its parent's RSS at fork time,
+# which would charge the parent's memory (a test process that has loaded Paddle) to the child: writing 5 to
+# clear_refs resets VmHWM to the process's own current RSS, and the value at exit is reported through a file.
+PRELUDE = (
+    "import atexit, os\n"
+    "open('/proc/self/clear_refs', 'w').write('5')\n"
+    "def _report_peak():\n"
+    "    peak = next(ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM:'))\n"
+    f"    open(os.environ['{PEAK_FILE_ENV}'], 'w').write(peak)\n"
+    "atexit.register(_report_peak)\n"
+)
+PREDICT = "import sys\nfrom edge_ocr.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+DECODE_ONLY = (
+    "import json, sys\n"
+    "from edge_ocr.errors import ImageError\n"
+    "from edge_ocr.images import load_image\n"
+    "try:\n"
+    "    loaded = load_image(sys.argv[1])\n"
+    "    print(json.dumps({'decoded': list(loaded.image.shape[:2][::-1]), 'scale': round(loaded.scale, 4)}))\n"
+    "except ImageError as exc:\n"
+    "    print(json.dumps({'refused': str(exc)}))\n"
+)
+
+
+# ------------------------------------------------------------------------------------------ corpus
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def crafted_png(path: str, width: int, height: int, rows: int | None = None) -> None:
+    """An 8-bit gray PNG of zeros, compressed row block by row block (a 900 MP one is ~1 MB and never in memory);
+    ``rows`` < height writes only that many rows (a header that lies about its data)."""
+    packer = zlib.compressobj(9)
+    row = bytes(width + 1)
+    with open(path, "wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)))
+        data = []
+        for start in range(0, rows if rows is not None else height, 256):
+            data.append(packer.compress(row * min(256, height - start)))
+        data.append(packer.flush())
+        out.write(_png_chunk(b"IDAT", b"".join(data)) + _png_chunk(b"IEND", b""))
+
+
+def crafted_tiff(path: str, width: int, height: int) -> None:
+    """A deflate-compressed 8-bit gray single-strip TIFF of zeros, written as a stream."""
+    packer = zlib.compressobj(9)
+    strip = b"".join(packer.compress(bytes(width * min(256, height - s))) for s in range(0, height, 256))
+    strip += packer.flush()
+    entries = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 8), (262, 3, 1), (273, 4, 8),
+               (277, 3, 1), (278, 4, height), (279, 4, len(strip))]
+    ifd_offset = 8 + len(strip)
+    with open(path, "wb") as out:
+        out.write(b"II*\x00" + struct.pack("<I", ifd_offset) + strip)
+        out.write(struct.pack("<H", len(entries)))
+        for tag, kind, value in entries:
+            out.write(struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3
+                                                           else struct.pack("<I", value)))
+        out.write(struct.pack("<I", 0))
+
+
+def encoded(path: str, image: np.ndarray, params: tuple = ()) -> None:
+    ok, data = cv2.imencode(os.path.splitext(path)[1], image, list(params))
+    assert ok, path
+    data.tofile(path)
+
+
+def jpeg_with_size(path: str, width: int, height: int) -> None:
+    """A small real JPEG whose SOF is patched to claim ``width`` x ``height`` (its data runs out early)."""
+    ok, data = cv2.imencode(".jpg", np.full((64, 64, 3), 128, np.uint8))
+    data = bytearray(data.tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    open(path, "wb").write(bytes(data))
+
+
+def exif_jpeg(path: str, width: int, height: int, orientation: int) -> None:
+    from PIL import Image
+
+    picture = Image.fromarray(np.full((height, width, 3), 200, np.uint8))
+    exif = picture.getexif()
+    exif[0x0112] = orientation
+    picture.save(path, quality=50, exif=exif.tobytes())
+
+
+def text_header(path: str, header: bytes, payload: int = 1024) -> None:
+    open(path, "wb").write(header + bytes(payload))
+
+
+def corpus(folder: str) -> list[tuple[str, str, str]]:
+    """(name, file, what it is) for every case; files are written into ``folder``."""
+    cases = []
+
+    def add(name: str, ext: str, what: str, make) -> None:
+        path = os.path.join(folder, name + ext)
+        if not os.path.lexists(path):  # a kept corpus (--keep) is reused
+            make(path)
+        cases.append((name, path, what))
+
+    mp64 = np.zeros((8000, 8000, 3), np.uint8)
+    mp64[3000:3400, 1000:6000] = 255
+    add("png-8000x8000-rgb", ".png", "64 MP RGB PNG (at the pixel limit)",
+        lambda p: encoded(p, mp64, (cv2.IMWRITE_PNG_COMPRESSION, 1)))
+    add("png-8000x8000-rgba16", ".png", "64 MP 16-bit RGBA PNG (512 MB with alpha and depth)",
+        lambda p: encoded(p, np.zeros((8000, 8000, 4), np.uint16), (cv2.IMWRITE_PNG_COMPRESSION, 1)))
+    add("png-8000x8000-rgba", ".png", "64 MP 8-bit RGBA PNG (alpha composited)",
+        lambda p: encoded(p, np.zeros((8000, 8000, 4), np.uint8), (cv2.IMWRITE_PNG_COMPRESSION, 1)))
+    add("png-30000x30000-bomb", ".png", "900 MP PNG of zeros, ~1 MB", lambda p: crafted_png(p, 30000, 30000))
+    add("png-65535x65535-lie", ".png", "PNG header claiming 4.3 GP, 200 rows of data",
+        lambda p: crafted_png(p, 65535, 65535, rows=200))
+    add("tiff-30000x30000-bomb", ".tif", "900 MP deflate TIFF, ~1 MB", lambda p: crafted_tiff(p, 30000, 30000))
+    add("tiff-1x1100000", ".tif", "1 x 1,100,000 TIFF (past OpenCV's 2^20 side)", lambda p: crafted_tiff(p, 1, 1100000))
+    add("tiff-8000x8000-rgb16", ".tif", "64 MP 16-bit RGB TIFF (decoded straight to 8-bit)",
+        lambda p: encoded(p, np.zeros((8000, 8000, 3), np.uint16)))
+    add("tiff-8000x8000-float", ".tif", "64 MP float32 RGB TIFF (768 MB unconverted)",
+        lambda p: encoded(p, np.zeros((8000, 8000, 3), np.float32)))
+    add("webp-16000x16000", ".webp", "256 MP WebP of one colour, ~10 KB",
+        lambda p: encoded(p, np.zeros((16000, 16000, 3), np.uint8), (cv2.IMWRITE_WEBP_QUALITY, 1)))
+    add("webp-8000x8000", ".webp", "64 MP WebP", lambda p: encoded(p, mp64, (cv2.IMWRITE_WEBP_QUALITY, 50)))
+    add("jpeg-8000x8000", ".jpg", "64 MP baseline JPEG", lambda p: encoded(p, mp64))
+    add("jpeg-8000x8000-progressive", ".jpg", "64 MP progressive JPEG (full-size coefficient buffers)",
+        lambda p: encoded(p, mp64, (cv2.IMWRITE_JPEG_PROGRESSIVE, 1)))
+    add("jpeg-16000x12000-progressive", ".jpg", "192 MP progressive JPEG",
+        lambda p: encoded(p, np.zeros((12000, 16000, 3), np.uint8), (cv2.IMWRITE_JPEG_PROGRESSIVE, 1)))
+    add("jpeg-20000x20000", ".jpg", "400 MP baseline JPEG (decoded at 1/4)",
+        lambda p: encoded(p, np.zeros((20000, 20000, 3), np.uint8), (cv2.IMWRITE_JPEG_QUALITY, 30)))
+    add("jpeg-16000x6000-exif6", ".jpg", "96 MP JPEG, EXIF orientation 6 (decoded at 1/2, rotated)",
+        lambda p: exif_jpeg(p, 16000, 6000, 6))
+    add("jpeg-50000x50000-lie", ".jpg", "JPEG header claiming 2.5 GP, 1 KB of data",
+        lambda p: jpeg_with_size(p, 50000, 50000))
+    add("jpeg-65500x65500-lie", ".jpg", "JPEG header claiming 4.3 GP (too large even at 1/8)",
+        lambda p: jpeg_with_size(p, 65500, 65500))
+    add("jp2-6000x6000", ".jp2", "36 MP JPEG 2000 (OpenJPEG holds int32 planes)",
+        lambda p: encoded(p, np.zeros((6000, 6000, 3), np.uint8)))
+    add("bmp-8000x8000", ".bmp", "64 MP uncompressed BMP (192 MB file)", lambda p: encoded(p, mp64))
+    add("bmp-9500x9500-rgba", ".bmp", "90 MP 32-bit BMP (344 MB file, above the byte limit)",
+        lambda p: encoded(p, np.zeros((9500, 9500, 4), np.uint8)))
+    add("pgm-8000x8000-16bit", ".pgm", "64 MP 16-bit PGM (128 MB file)",
+        lambda p: encoded(p, np.zeros((8000, 8000), np.uint16)))
+    add("pam-100000x100000-lie", ".pam", "PAM header claiming 10 GP",
+        lambda p: text_header(p, b"P7\nWIDTH 100000\nHEIGHT 100000\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n"))
+    add("pfm-4000x4000", ".pfm", "16 MP float PFM (192 MB file)",
+        lambda p: encoded(p, np.zeros((4000, 4000, 3), np.float32)))
+    add("hdr-30000x30000-lie", ".hdr", "Radiance HDR header claiming 900 MP",
+        lambda p: text_header(p, b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 30000 +X 30000\n"))
+    add("hdr-4000x4000", ".hdr", "16 MP Radiance HDR", lambda p: encoded(p, np.zeros((4000, 4000, 3), np.float32)))
+    add("sun-8000x8000", ".ras", "64 MP Sun raster", lambda p: encoded(p, mp64))
+    add("garbage-10MB", ".png", "10 MB of random bytes named .png",
+        lambda p: open(p, "wb").write(np.random.default_rng(0).bytes(10 << 20)))
+    add("fifo", ".jpg", "a FIFO named .jpg (nobody writes to it)", os.mkfifo)
+    return cases
+
+
+# ------------------------------------------------------------------------------------------ measuring
+
+
+def measure(code: str, args: list[str], timeout: float = 600) -> dict:
+    """Run ``python -c code args`` in a fresh process: its own peak RSS (VmHWM, see PRELUDE), wall time, exit code
+    and output; ``peak_rss_mb`` is None when the process died before reporting it."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as peak:
+        env = {**os.environ, PEAK_FILE_ENV: peak.name}
+        proc = subprocess.Popen([sys.executable, "-c", PRELUDE + code, *args], stdout=out, stderr=err, env=env)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.seek(0)
+        err.seek(0)
+        reported = open(peak.name).read().strip()
+        return {"peak_rss_mb": round(int(reported) * 1024 / 1e6, 1) if reported else None,  # VmHWM is in kB
+                "seconds": round(time.perf_counter() - start, 2), "rc": proc.returncode,
+                "stdout": out.read().decode("utf-8", "replace"), "stderr": err.read().decode("utf-8", "replace")}
+
+
+def outcome_of_decode(run: dict) -> str:
+    lines = [ln for ln in run["stdout"].splitlines() if ln.startswith("{")]
+    if run["rc"] != 0 or not lines:
+        return f"CRASH rc {run['rc']}: {run['stderr'].strip().splitlines()[-1:] or ''}"
+    result = json.loads(lines[-1])
+    if "refused" in result:
+        reason = result["refused"].split(": ", 1)[-1]
+        return reason if reason.startswith("refused") else "refused: " + reason
+    width, height = result["decoded"]
+    return f"decoded {width}x{height}" + (f", scale {result['scale']}" if result["scale"] != 1 else "")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=os.path.join(shared_dir(), "models", "ppocrv2"))
+    parser.add_argument("--only", nargs="*", help="case names to run (default: all)")
+    parser.add_argument("--keep", metavar="DIR", help="write the corpus here and keep it")
+    parser.add_argument("--out", default=os.path.join(RESULTS, "image-bombs"))
+    args = parser.parse_args()
+
+    folder = args.keep or tempfile.mkdtemp(prefix="bombs-")
+    os.makedirs(folder, exist_ok=True)
+    print(f"generating the corpus in {folder}", file=sys.stderr)
+    cases = [c for c in corpus(folder) if not args.only or c[0] in args.only]
+    baseline = measure("import edge_ocr.images", [])
+    rows = []
+    for name, path, what in cases:
+        decode = measure(DECODE_ONLY, [path], timeout=120)
+        with tempfile.TemporaryDirectory() as work:
+            out_json = os.path.join(work, "out.json")
+            predict = measure(PREDICT, ["predict", path, "--models", args.models, "--json", out_json, "--quiet"])
+            written = os.path.isfile(out_json)
+        errors = [ln for ln in predict["stderr"].splitlines() if ln.startswith("edge-ocr:")]
+        row = {"case": name, "what": what, "file_bytes": os.path.getsize(path) if os.path.isfile(path) else 0,
+               "outcome": outcome_of_decode(decode),
+               "decode_peak_rss_mb": decode["peak_rss_mb"], "decode_seconds": decode["seconds"],
+               "predict_peak_rss_mb": predict["peak_rss_mb"], "predict_seconds": predict["seconds"],
+               "predict_rc": predict["rc"], "predict_json_written": written,
+               "predict_error": errors[0] if errors else None,
+               "traceback": "Traceback" in predict["stderr"] + decode["stderr"]}
+        rows.append(row)
+        print(f"{name:32s} decode {row['decode_peak_rss_mb']} MB  predict {row['predict_peak_rss_mb']} MB "
+              f"rc {row['predict_rc']}  {row['outcome'][:90]}", file=sys.stderr)
+        if os.path.isfile(path) and not args.keep:
+            os.remove(path)
+    peaks = [r[key] for r in rows for key in ("decode_peak_rss_mb", "predict_peak_rss_mb")]
+    worst = max((p for p in peaks if p is not None), default=0.0)
+    ok = None not in peaks and worst * 1e6 < LIMIT_BYTES and not any(r["traceback"] for r in rows)
+    report = {"command": "python benchmarks/image_bombs.py", "commit": git_commit(), "machine": machine(),
+              "limit_mb": LIMIT_BYTES / 1e6, "import_only_peak_rss_mb": baseline["peak_rss_mb"],
+              "max_peak_rss_mb": worst, "all_under_limit": ok, "cases": rows}
+    write_json(args.out + ".json", report)
+    write_text(args.out + ".md", to_markdown(report))
+    print(f"max peak RSS {worst:.1f} MB ({'under' if ok else 'OVER'} {LIMIT_BYTES / 1e9} GB)", file=sys.stderr)
+    if not args.keep and not os.listdir(folder):
+        os.rmdir(folder)
+    return 0 if ok else 1
+
+
+def to_markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = ["# Image bombs: peak memory per input", "",
+             f"`{report['command']}` at {report['commit']}, {m['cpu']}, {m['cores']} cores, Python {m['python']}. "
+             "Each case runs in a fresh process: the decoder alone (`load_image`) and the whole "
+             "`edge-ocr predict FILE --json` with the FP32 models on Paddle Inference. Peak RSS is the process's "
+             f"VmHWM from its start (importing edge_ocr.images alone: {report['import_only_peak_rss_mb']} MB). "
+             f"**Largest peak: {report['max_peak_rss_mb']} MB** (limit {report['limit_mb']:.0f} MB).", "",
+             "| case | what | file | outcome | decode peak MB | predict peak MB | predict exit |",
+             "|---|---|---|---|---|---|---|"]
+    for r in report["cases"]:
+        size = f"{r['file_bytes'] / 1e6:.2f} MB" if r["file_bytes"] >= 1e5 else f"{r['file_bytes'] / 1e3:.1f} KB"
+        outcome = r["outcome"].replace("|", "/")
+        lines.append(f"| {r['case']} | {r['what']} | {size} | {outcome} | {r['decode_peak_rss_mb']} | "
+                     f"{r['predict_peak_rss_mb']} | {r['predict_rc']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
