@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import cv2
@@ -9,6 +10,9 @@ import numpy as np
 
 from .config import ClsParams
 from .engines.base import Engine
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
 
 
 def resize_norm_padded(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -46,7 +50,14 @@ class TextClassifier:
         results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
         for ids, batch in self.batches(crops):
             probs = self.engine.run(batch)
+            if probs.ndim != 2 or probs.shape[1] != len(self.params.labels):
+                raise ModelError(f"the classifier outputs {probs.shape[-1]} classes but cls.labels has "
+                                 f"{len(self.params.labels)}")
             for i, row in zip(ids, probs):
+                if not np.isfinite(row).all():  # NaN/inf: no direction can be read from it, the crop stays as it is
+                    log.warning("the classifier returned non-finite values: crop left unrotated")
+                    results[i] = (self.params.labels[0], 0.0)
+                    continue
                 label = self.params.labels[int(row.argmax())]
                 score = float(row.max())
                 results[i] = (label, score)

@@ -7,6 +7,8 @@ step for step, so that boxes match PaddleOCR's to the pixel.
 from __future__ import annotations
 
 import functools
+import logging
+import math
 
 import cv2
 import numpy as np
@@ -14,6 +16,8 @@ import pyclipper
 
 from .config import MAX_DET_SIDE, DetParams
 from .engines.base import Engine
+
+log = logging.getLogger(__name__)
 
 
 def resize_for_det(image: np.ndarray, params: DetParams) -> tuple[np.ndarray, float, float]:
@@ -144,7 +148,7 @@ def boxes_from_prob_map(
             score = box_score_fast(prob, points.reshape(-1, 2))
         else:
             score = box_score_slow(prob, contour)
-        if params.box_thresh > score:
+        if not math.isfinite(score) or params.box_thresh > score:  # NaN/inf pixels inside: not a result
             continue
         expanded = unclip(points, params.unclip_ratio)
         if len(expanded) != 1:  # the offset split or vanished
@@ -198,6 +202,10 @@ class TextDetector:
 
     def postprocess(self, prob: np.ndarray, image_shape: tuple[int, ...]) -> tuple[np.ndarray, list[float]]:
         height, width = image_shape[:2]
+        nonfinite = prob.size - int(np.count_nonzero(np.isfinite(prob)))
+        if nonfinite:  # some runtimes return NaN (Paddle Lite 2.13's x86 int8 kernels)
+            log.warning("the detector returned %d non-finite values of %d: boxes over them are dropped", nonfinite,
+                        prob.size)
         boxes, scores = boxes_from_prob_map(prob, self.params, width, height)
         kept_boxes, kept_scores = [], []
         for box, score in zip(boxes, scores):

@@ -124,8 +124,9 @@ class OCRPipeline:
         if size is not None:
             corners = [np.clip(c, 0, (size[0] - 1, size[1] - 1)) for c in corners]
         corners = [c.tolist() for c in corners]
+        # A line needs text: an empty one (all blanks, or a non-finite recognizer output) is not a result.
         lines = [OCRLine(c, text, score) for c, (text, score) in zip(corners, texts)
-                 if score >= self.params.rec.drop_score]
+                 if text and score >= self.params.rec.drop_score]
         return Analysis(corners, det_scores, texts, lines)
 
     def __call__(self, image: np.ndarray, scale: float = 1.0) -> list[OCRLine]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from .cls import resize_norm_padded
 from .config import RecParams
 from .engines.base import Engine
 from .errors import ModelError
+
+log = logging.getLogger(__name__)
 
 
 def load_charset(path: str, use_space_char: bool = True) -> list[str]:
@@ -27,11 +31,17 @@ def load_charset(path: str, use_space_char: bool = True) -> list[str]:
 
 
 def ctc_greedy_decode(probs: np.ndarray, charset: list[str]) -> list[tuple[str, float]]:
-    """Best path: argmax per step, merge repeats, drop blanks; score = mean probability of kept steps."""
+    """Best path: argmax per step, merge repeats, drop blanks; score = mean probability of kept steps.
+
+    A sequence with any non-finite value decodes to ("", 0.0): its argmax means nothing."""
     best = probs.argmax(axis=2)
     best_prob = probs.max(axis=2)
+    finite = np.isfinite(probs).all(axis=(1, 2))
     results = []
-    for idx, prob in zip(best, best_prob):
+    for idx, prob, ok in zip(best, best_prob, finite):
+        if not ok:
+            results.append(("", 0.0))
+            continue
         keep = np.ones(len(idx), dtype=bool)
         keep[1:] = idx[1:] != idx[:-1]
         keep &= idx != 0
@@ -77,6 +87,10 @@ class TextRecognizer:
             probs = self.engine.run(batch)
             if not self._checked:
                 self._check_classes(probs)
+            bad = int(np.count_nonzero(~np.isfinite(probs).all(axis=(1, 2))))
+            if bad:
+                log.warning("the recognizer returned non-finite values for %d of %d text lines: dropped", bad,
+                            len(probs))
             for i, decoded in zip(ids, ctc_greedy_decode(probs, self.charset)):
                 results[i] = decoded
         return results

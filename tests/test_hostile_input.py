@@ -412,3 +412,79 @@ def test_draw_target_that_is_a_link_is_refused_before_any_work(img11, models_dir
     assert "symbolic link" in line
     (tmp_path / "file").write_text("x")
     assert "not a folder" in one_line_error(run_cli("predict", img11, "--draw", str(tmp_path / "file")))
+
+
+# ------------------------------------------------------------------------------------------ non-finite outputs
+
+
+class NonFiniteOutputs:
+    """A real engine whose outputs get NaN/inf written where ``spoil`` says, as Paddle Lite 2.13's x86 int8 kernels
+    return them: the fault is injected into real outputs, nothing stands in for the engine."""
+
+    def __init__(self, engine, spoil) -> None:
+        self.engine, self.spoil = engine, spoil
+        self.name, self.model_path = engine.name, engine.model_path
+
+    def run(self, batch):
+        out = self.engine.run(batch)
+        self.spoil(out)
+        return out
+
+
+def _rebuilt(pipeline, models_dir, det=None, cls=None, rec=None):
+    from edge_ocr import OCRPipeline
+    from edge_ocr.cls import TextClassifier
+    from edge_ocr.det import TextDetector
+    from edge_ocr.rec import TextRecognizer
+
+    def wrap(engine, spoil):
+        return NonFiniteOutputs(engine, spoil) if spoil else engine
+
+    dictionary = os.path.join(models_dir, "ppocr_keys_v1.txt")
+    return OCRPipeline(TextDetector(wrap(pipeline.detector.engine, det), pipeline.params.det),
+                       TextRecognizer(wrap(pipeline.recognizer.engine, rec), dictionary, pipeline.params.rec),
+                       TextClassifier(wrap(pipeline.classifier.engine, cls), pipeline.params.cls), pipeline.params)
+
+
+def test_detector_nan_drops_the_boxes_over_it(pipeline, models_dir, img11, caplog):
+    image = load_image(img11).image
+    clean = pipeline.analyze(image)
+    assert [line.text for line in clean.lines] == ["BEWARE OF", "MAINTENANCE", "VEHICLES"]
+    ys = [box[0][1] for box in clean.boxes]  # MAINTENANCE is the second line; spoil its rows of the map
+
+    def spoil(prob):
+        scale = prob.shape[2] / image.shape[0]
+        prob[0, 0, int((ys[1] + 5) * scale) : int((ys[1] + 15) * scale)] = np.nan
+
+    analysis = _rebuilt(pipeline, models_dir, det=spoil).analyze(image)
+    assert [line.text for line in analysis.lines] == ["BEWARE OF", "VEHICLES"]
+    assert all(np.isfinite(score) for score in analysis.det_scores)
+    assert "non-finite" in caplog.text
+    everything_inf = _rebuilt(pipeline, models_dir, det=lambda prob: prob.fill(np.inf)).analyze(image)
+    assert everything_inf.boxes == [] and everything_inf.lines == []
+
+
+def test_recognizer_and_classifier_nan_give_no_text_and_no_rotation(pipeline, models_dir, img11, caplog):
+    def spoil_first(out):
+        out[0] = np.nan
+
+    ocr = _rebuilt(pipeline, models_dir, cls=spoil_first, rec=spoil_first)
+    result = ocr.ocr_file(img11)
+    texts = [line.text for line in result.lines]
+    assert len(texts) == 2 and set(texts) < {"BEWARE OF", "MAINTENANCE", "VEHICLES"}
+    assert all(np.isfinite(line.score) for line in result.lines)
+    assert "recognizer returned non-finite" in caplog.text and "classifier returned non-finite" in caplog.text
+    crops = [np.full((32, 100, 3), 255, np.uint8)]
+    _, labels = ocr.classifier(crops)
+    assert labels == [("0", 0.0)]
+    json.dumps([result.to_dict()], allow_nan=False)  # the JSON holds no NaN
+
+
+def test_ctc_decode_of_non_finite_rows():
+    from edge_ocr.rec import ctc_greedy_decode
+
+    probs = np.full((3, 4, 3), 0.1, np.float32)
+    probs[:, :, 1] = 0.8
+    probs[1, 2, 0] = np.nan
+    probs[2, 0, 2] = np.inf
+    assert ctc_greedy_decode(probs, ["blank", "a", "b"]) == [("a", pytest.approx(0.8)), ("", 0.0), ("", 0.0)]
