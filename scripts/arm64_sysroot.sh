@@ -119,11 +119,36 @@ post_process() {
   done
 }
 
+write_toolchain() {
+  # DIR/aarch64-sysroot.cmake: aarch64-linux-gnu-g++ (its own libc) + this folder's libraries. Not --sysroot: the
+  # libc -dev packages are left out. -rpath-link: OpenCV's transitive libraries (some in /usr/lib, e.g. armadillo).
+  local rpath="$dir/usr/lib/aarch64-linux-gnu:$dir/lib/aarch64-linux-gnu:$dir/usr/lib"
+  cat > "$dir/aarch64-sysroot.cmake" <<EOF
+# Made by scripts/arm64_sysroot.sh --opencv: cross-compile for arm64 Debian bookworm / Raspberry Pi OS with
+#   cmake -S SRC -B BUILD -DCMAKE_TOOLCHAIN_FILE=$dir/aarch64-sysroot.cmake
+# and run the result with: qemu-aarch64 -L $dir PROGRAM
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
+set(CMAKE_FIND_ROOT_PATH "$dir" /usr/aarch64-linux-gnu)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+set(ENV{PKG_CONFIG_LIBDIR} "$dir/usr/lib/aarch64-linux-gnu/pkgconfig:$dir/usr/share/pkgconfig")
+set(ENV{PKG_CONFIG_SYSROOT_DIR} "$dir")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,-rpath-link,$rpath")
+set(CMAKE_SHARED_LINKER_FLAGS_INIT "-Wl,-rpath-link,$rpath")
+EOF
+}
+
 install_cpuinfo() {
   # /proc/cpuinfo as a Raspberry Pi 4 shows it; without it Paddle Lite reads the host's x86 cpuinfo.
   local src=""
   case "$cpuinfo" in
-    none) rm -f "$dir/proc/cpuinfo" ;;
+    none) rm -rf "$dir/proc/cpuinfo" "$dir/sys/devices/system/cpu" ;;
     */*) src=$cpuinfo ;;
     *) src=$SHARED/arm/cpuinfo/$cpuinfo ;;
   esac
@@ -131,6 +156,14 @@ install_cpuinfo() {
     [ -f "$src" ] || { echo "arm64_sysroot: no cpuinfo file $src (set EDGE_OCR_SHARED or --cpuinfo)" >&2; exit 1; }
     mkdir -p "$dir/proc"
     cmp -s "$src" "$dir/proc/cpuinfo" 2>/dev/null || cp "$src" "$dir/proc/cpuinfo"
+    # Each listed core online, as on a board (the x86 host's cpu0 has no such file, and Paddle Lite then takes it
+    # as offline and stops binding threads).
+    local n cpus
+    cpus=$(grep -c '^processor' "$src" || true)
+    rm -rf "$dir/sys/devices/system/cpu"
+    for ((n = 0; n < cpus; n++)); do
+      mkdir -p "$dir/sys/devices/system/cpu/cpu$n" && echo 1 > "$dir/sys/devices/system/cpu/cpu$n/online"
+    done
   fi
 }
 
@@ -161,6 +194,7 @@ for part in "${parts[@]}"; do
     fi
   fi
   post_process
+  if [ "$part" = opencv ]; then write_toolchain; fi
   printf '%s\n' "$list" > "$stamp"
 done
 install_cpuinfo
