@@ -84,3 +84,12 @@ def test_bench_report_marks_emulated_timings():
     assert "**Emulated (qemu-aarch64 7.2.0, Raspberry Pi 4 cpuinfo)" in to_markdown(report)
     machine["emulated"] = None
     assert "Emulated" not in to_markdown(report)
+
+
+def test_bench_names_an_arm_cpu_from_its_cpuinfo(shared):
+    from edge_ocr.bench.measure import _arm_cpu
+
+    with open(os.path.join(shared, "arm", "cpuinfo", "raspberrypi4")) as handle:
+        assert _arm_cpu(handle.read()).endswith("(Cortex-A72)")
+    assert _arm_cpu("processor\t: 0\nCPU part\t: 0xd0b\n") == "Cortex-A76"
+    assert _arm_cpu("flags\t: fpu avx2\n") == ""

@@ -26,6 +26,7 @@ def machine_info() -> dict:
         with open("/proc/cpuinfo") as handle:
             text = handle.read()
         cpu = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), cpu)
+        cpu = cpu or _arm_cpu(text)
         flags = next((ln for ln in text.splitlines() if ln.startswith(("flags", "Features"))), "")
     except OSError:
         pass
@@ -34,6 +35,23 @@ def machine_info() -> dict:
             "python": platform.python_version(), "os": platform.platform(),
             # set by an emulator's wrapper (scripts/emulated_pi.sh): such timings say nothing about the board
             "emulated": os.environ.get("EDGE_OCR_EMULATED") or None}
+
+
+# ARM's /proc/cpuinfo names no model, only the part number ("CPU part : 0xd08"); a Raspberry Pi adds "Model".
+ARM_PARTS = {"0xd03": "Cortex-A53", "0xd04": "Cortex-A35", "0xd05": "Cortex-A55", "0xd07": "Cortex-A57",
+             "0xd08": "Cortex-A72", "0xd09": "Cortex-A73", "0xd0a": "Cortex-A75", "0xd0b": "Cortex-A76",
+             "0xd0d": "Cortex-A77", "0xd41": "Cortex-A78", "0xd0c": "Neoverse-N1"}
+
+
+def _arm_cpu(cpuinfo: str) -> str:
+    fields = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    part = fields.get("CPU part", "").lower()
+    core = ARM_PARTS.get(part, f"ARM part {part}" if part else "")
+    board = fields.get("Model", "")
+    return f"{board} ({core})" if board and core else board or core
 
 
 def variant_size(spec: dict) -> dict[str, int]:
@@ -81,8 +99,9 @@ def measure(spec: dict, images: list[str], threads: int, warmup: int = 2, repeat
             lines += len(result.lines)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     engine = pipeline.detector.engine
-    # The x86 paddlelite wheel has no thread setting: its runs are single-threaded whatever was asked.
-    settable = engine.name == "paddle" or hasattr(engine._lite.MobileConfig(), "set_threads")
+    # The x86 paddlelite wheel has no thread setting: its runs are single-threaded whatever was asked. The native
+    # engine (ARM, or under qemu) sets them.
+    settable = engine.name == "paddle" or getattr(engine, "runtime", "wheel") != "wheel"
     return {
         "name": spec["name"], "spec": spec, "threads": threads, "threads_settable": bool(settable),
         "images": len(images), "repeats": repeats,
