@@ -4,7 +4,7 @@
 #   --python   Raspberry Pi OS's Python (bookworm = Debian's python3.11, with venv/ensurepip): runs under
 #              `qemu-aarch64 -L DIR DIR/usr/bin/python3.11`
 #   --opencv   what the C++ core (android_demo/cpp) links for arm64: OpenCV imgproc/imgcodecs, polyclipping,
-#              nlohmann-json; for aarch64-linux-gnu-g++ with -Wl,-rpath-link
+#              nlohmann-json, and DIR/aarch64-sysroot.cmake, a CMake toolchain file for aarch64-linux-gnu-g++ over them
 #   --cpuinfo NAME|FILE|none   DIR/proc/cpuinfo, which qemu's -L DIR shows the program as /proc/cpuinfo and Paddle Lite
 #              reads to pick its kernels (default raspberrypi4 from $EDGE_OCR_SHARED/arm/cpuinfo)
 # Usage: bash scripts/arm64_sysroot.sh [--python] [--opencv] [--cpuinfo NAME] [DIR]   (no part named = both;
@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     --python) parts+=(python) ;;
     --opencv) parts+=(opencv) ;;
     --cpuinfo) cpuinfo=${2:?--cpuinfo needs NAME, FILE or none}; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {print}' "$0"; exit 0 ;;
     -*) echo "arm64_sysroot: unknown option $1" >&2; exit 2 ;;
     *) dir=$1 ;;
   esac

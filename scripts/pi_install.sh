@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     --pin-checksums) PIN=1 ;;
     --bundle) BUNDLE=${2:?--bundle needs a folder}; shift ;;
     --image) IMAGE=${2:?--image needs a file}; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {print}' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
   shift

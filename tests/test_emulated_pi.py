@@ -81,7 +81,9 @@ def test_bench_report_marks_emulated_timings():
                "emulated": "qemu-aarch64 7.2.0, Raspberry Pi 4 cpuinfo"}
     report = {"created": "2026-01-01T00:00:00", "machine": machine, "settings": {"images": 1, "repeats": 1,
               "warmup": 0, "threads": [1]}, "results": [], "complexity": {}}
-    assert "**Emulated (qemu-aarch64 7.2.0, Raspberry Pi 4 cpuinfo)" in to_markdown(report)
+    markdown = to_markdown(report)
+    assert "**Emulated (qemu-aarch64 7.2.0, Raspberry Pi 4 cpuinfo)" in markdown
+    assert "Machine:  emulated (qemu-aarch64 7.2.0" in markdown
     machine["emulated"] = None
     assert "Emulated" not in to_markdown(report)
 

@@ -25,12 +25,14 @@ def _ms(entry: dict, stage: str, key: str = "median") -> str:
 
 def to_markdown(report: dict) -> str:
     m = report["machine"]
+    emulated = m.get("emulated")
+    where = f"{m['cpu']} emulated ({emulated})" if emulated else m["cpu"]
     out = [f"# edge-ocr bench — {report['created']}", "",
-           f"Machine: {m['cpu']}, {m['cores']} cores, {m['arch']} (AVX2 {m['avx2']}, AVX-512 {m['avx512']}). "
+           f"Machine: {where}, {m['cores']} cores, {m['arch']} (AVX2 {m['avx2']}, AVX-512 {m['avx512']}). "
            f"{report['settings']['images']} images × {report['settings']['repeats']} repeat(s), "
            f"{report['settings']['warmup']} warm-up image(s) excluded.",
-           *([f"**Emulated ({m['emulated']}): these timings measure the emulator, not the board; they say nothing "
-              "about ARM latency.**", ""] if m.get("emulated") else []),
+           *([f"**Emulated ({emulated}): these timings measure the emulator, not the board; they say nothing "
+              "about ARM latency.**", ""] if emulated else []),
            "Timing: e2e = file read + decode + det + crops + cls + rec + post-processing; det = resize/normalise + "
            "inference + DB post-processing; cls/rec = crop preprocessing + inference + decoding. Median (p90).", "",
            "| variant | threads | e2e ms | det ms | cls ms | rec ms | load ms | peak RSS MB | size MB | det Hmean |"
@@ -59,7 +61,7 @@ def to_markdown(report: dict) -> str:
             out.append(f"| {role} | {shape} | {c['flops'] / 1e9:.3f} | {c['params'] / 1e6:.3f} |")
     out += ["", "## Against the PP-OCRv2 paper", "",
             f"Published CPU figures: {PAPER_CPU['cpu']}, {PAPER_CPU['threads']} threads, {PAPER_CPU['engine']}, on "
-            f"{PAPER_CPU['data']}. Here: {m['cpu']}, ICDAR 2015 test images (1280×720, English). Hmean is not "
+            f"{PAPER_CPU['data']}. Here: {where}, ICDAR 2015 test images (1280×720, English). Hmean is not "
             "comparable across data sets; core-ms (ms × threads) is the defensible cross-machine scale, an upper "
             "bound for the paper's machine since 10 threads never scale linearly.", "",
             "| system | size MB | Hmean (paper set) | CPU ms (paper) | core-ms (paper) | T4 GPU ms |",
@@ -72,7 +74,8 @@ def to_markdown(report: dict) -> str:
         if "error" not in entry and entry.get("ms", {}).get("e2e", {}).get("median") is not None:
             median = entry["ms"]["e2e"]["median"]
             threads = entry["threads"] if entry.get("threads_settable", True) else 1
-            out.append(f"| {entry['name']} (measured here) | {entry['size_bytes'] / 1e6:.2f} | – | "
+            here = "measured here, emulated" if emulated else "measured here"
+            out.append(f"| {entry['name']} ({here}) | {entry['size_bytes'] / 1e6:.2f} | – | "
                        f"{median:.1f} ({threads} thread{'s' if threads > 1 else ''}) | {median * threads:.0f} | – |")
     out.append("")
     return "\n".join(out)
