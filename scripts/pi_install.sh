@@ -38,7 +38,7 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 BUILD_DIR=${BUILD_DIR:-.arm/build/native-pi}
 OUT=${OUT:-.arm/pi-check}
-LOCK=scripts/paddle_lite_arm.lock
+LOCK=${PADDLE_LITE_LOCK:-scripts/paddle_lite_arm.lock}  # another lock: for testing the pinning
 REQS=scripts/pi_requirements.txt
 
 # --- the interpreter: 64-bit ARM, Python >= 3.8 with venv -------------------------------------------------------------
@@ -97,7 +97,7 @@ if [ -z "${PADDLE_LITE_DIR:-}" ]; then
     mkdir -p .arm/downloads
     if [ ! -s "$archive" ]; then
       say "downloading Paddle Lite $version: $url"
-      if command -v curl >/dev/null; then curl -fL --retry 3 -o "$archive.part" "$url"
+      if command -v curl >/dev/null; then curl -fL --progress-bar --retry 3 -o "$archive.part" "$url"
       else wget -O "$archive.part" "$url"; fi || die "download failed: $url"
       mv "$archive.part" "$archive"
     fi
