@@ -43,37 +43,42 @@ def run_export(args: argparse.Namespace) -> int:
 
 @command("verify")
 def _add_verify(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("verify", help="check a bundle's numerics (through its x86 twin) against source models")
+    parser = sub.add_parser("verify", help="run a bundle's own .nb files (on ARM, or emulated) and compare them with "
+                                           "its quantized models and with FP32")
     parser.add_argument("bundle", metavar="BUNDLE")
     parser.add_argument("--against", required=True, metavar="MODELS_DIR", help="the FP32 source models")
+    parser.add_argument("--quantized", metavar="QMODELS",
+                        help="the quantized models the bundle was exported from (default: from its compress report)")
     parser.add_argument("--samples", nargs="+", required=True, metavar="IMAGE_OR_DIR", help="sample images")
-    parser.add_argument("--twin", metavar="X86_BUNDLE", help="the bundle's x86 twin (default: BUNDLE-artifacts)")
-    parser.add_argument("--quantized", metavar="DIR", help="build the twin from these (quantized) models")
     parser.add_argument("--max-images", type=int, default=8)
-    parser.add_argument("--max-det-flip", type=float, default=0.05)
-    parser.add_argument("--max-det-box-miss", type=float, default=0.10)
-    parser.add_argument("--max-cls-flip", type=float, default=0.10)
-    parser.add_argument("--max-rec-change", type=float, default=0.15)
+    parser.add_argument("--runtime", choices=("auto", "native", "qemu", "x86-twin"), default="auto",
+                        help="auto: natively on ARM, under qemu-aarch64 on x86, an x86 twin for FP32 bundles only")
+    parser.add_argument("--limit", action="append", default=[], metavar="SIDE.NAME=VALUE",
+                        help="override a threshold, e.g. expected.rec_line_change=0.2 (see the report's thresholds)")
     parser.add_argument("--json", metavar="OUT.json")
+    parser.add_argument("--markdown", metavar="OUT.md")
     parser.set_defaults(func=run_verify)
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from edge_ocr.atomic import write_text
     from edge_ocr.cli import write_json_atomic
 
-    from .verify import Thresholds, verify_bundle
+    from .verify import Thresholds, verify_bundle, verify_markdown
 
-    report = verify_bundle(args.bundle, args.against, args.samples, twin=args.twin, quantized=args.quantized,
-                           thresholds=Thresholds(args.max_det_flip, args.max_det_box_miss, args.max_cls_flip,
-                                                  args.max_rec_change),
-                           max_images=args.max_images)
+    thresholds = Thresholds().override(args.limit)
+    report = verify_bundle(args.bundle, args.against, args.samples, quantized=args.quantized, thresholds=thresholds,
+                           max_images=args.max_images, runtime=args.runtime)
     for row in report["checks"]:
         mark = "ok  " if row["passed"] else "FAIL"
-        print(f"{mark} {row['check']}: {row['value']:.4f} (limit {row['limit']}) {row['detail']}")
+        print(f"{mark} [{row['against']}] {row['check']}: {row['value']:.4g} (limit {row['limit']}) {row['detail']}")
     if args.json:
         write_json_atomic(args.json, report)
+    if args.markdown:
+        write_text(args.markdown, verify_markdown(report))
     if not report["passed"]:
-        print(f"edge-ocr: verify failed for {args.bundle}", file=sys.stderr)
+        failed = [f"[{c['against']}] {c['check']}" for c in report["checks"] if not c["passed"]]
+        print(f"edge-ocr: verify failed for {args.bundle}: {'; '.join(failed)}", file=sys.stderr)
         return 1
-    print(f"verified {args.bundle} ({report['target']}, twin {report['twin']})")
+    print(f"verified {args.bundle} ({report['target']}, ran on {report['runtime']})")
     return 0

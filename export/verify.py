@@ -1,172 +1,357 @@
-"""``verify_bundle``: does a bundle compute what its source models compute?
+"""``verify_bundle``: run what ships, the bundle's own ``.nb`` files, and compare them with two references.
 
-The x86 twin of the bundle (the same quantized models converted for x86; the bundle itself when it targets x86)
-runs through Paddle Lite on sample images and is compared with the FP32 source models run by Paddle Inference:
-det probability maps (max/mean abs diff, share of pixels whose threshold decision flips), cls labels (share
-flipped) and rec outputs (share of lines whose decoded text changes). Thresholds are stated and configurable.
+The bundle runs where its kernels run: natively on an ARM machine, or under qemu-aarch64 on Paddle Lite's real
+aarch64 library on an x86 host (``edge_ocr.engines.native``). Paddle Lite's x86 kernels cannot vouch for int8 (they
+return NaN for the recognizer), so an x86 twin is used only for FP32 bundles, as a fast path when no ARM runtime is
+at hand. The two references, both run by Paddle Inference on the same inputs:
+
+- ``expected``: what the bundle should compute, i.e. the quantized inference models it was exported from (found
+  through a compress report, or ``--quantized``); for an FP32 bundle, the FP32 models themselves;
+- ``fp32``: what compression cost, i.e. the FP32 source models.
+
+Per model it reports max and mean abs diff; det: pixels whose threshold decision flips, boxes reproduced and the
+largest corner move among them; cls: label flips; rec: lines whose text changes and characters changed. Crops come
+from the FP32 detector's boxes, so every runtime sees the same inputs. Thresholds are stated and overridable.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
 
 from edge_ocr.bundle import Bundle, load_bundle
 from edge_ocr.cls import TextClassifier
-from edge_ocr.det import TextDetector, preprocess_det
+from edge_ocr.det import TextDetector, order_points_clockwise, preprocess_det
 from edge_ocr.engines import create_engine
 from edge_ocr.errors import EdgeOCRError
-from edge_ocr.evaluation import score_detection
-from edge_ocr.evaluation.labels import GtBox
+from edge_ocr.evaluation import edit_distance
 from edge_ocr.geometry import crop_text_line
 from edge_ocr.images import list_images, load_image
 from edge_ocr.models import resolve_models, sha256_file
-from edge_ocr.rec import ctc_greedy_decode, load_charset
+from edge_ocr.rec import TextRecognizer, ctc_greedy_decode, load_charset
 
 log = logging.getLogger(__name__)
+RUNTIMES = ("auto", "native", "qemu", "x86-twin")
+
+
+@dataclass
+class Limits:
+    """How far the bundle may be from one reference (shares are fractions, corner moves pixels)."""
+
+    det_flip: float
+    det_box_miss: float
+    det_corner_px: float
+    cls_flip: float
+    rec_line_change: float
 
 
 @dataclass
 class Thresholds:
-    det_flip: float = 0.05  # share of det map pixels whose (p > thresh) decision may flip
-    det_box_miss: float = 0.10  # share of source boxes the twin may fail to reproduce (IoU > 0.5)
-    cls_flip: float = 0.10  # share of crops whose direction label may flip
-    rec_change: float = 0.15  # share of lines whose decoded text may change
+    # against what the bundle should compute: the same arithmetic up to int8 rounding on another CPU
+    expected: Limits = None  # type: ignore[assignment]
+    # against FP32: what compression may cost on the sample images
+    fp32: Limits = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.expected = self.expected or Limits(det_flip=0.002, det_box_miss=0.05, det_corner_px=3.0, cls_flip=0.05,
+                                                rec_line_change=0.10)
+        self.fp32 = self.fp32 or Limits(det_flip=0.05, det_box_miss=0.10, det_corner_px=8.0, cls_flip=0.10,
+                                        rec_line_change=0.20)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {"expected": asdict(self.expected), "fp32": asdict(self.fp32)}
+
+    def override(self, items: list[str]) -> Thresholds:
+        """Apply ``SIDE.NAME=VALUE`` overrides, e.g. ``expected.rec_line_change=0.2``."""
+        for item in items:
+            key, _, value = item.partition("=")
+            side, _, name = key.partition(".")
+            limits = getattr(self, side, None) if side in ("expected", "fp32") else None
+            if limits is None or name not in asdict(limits):
+                raise EdgeOCRError(f"--limit takes SIDE.NAME=VALUE with SIDE expected or fp32 and NAME one of "
+                                   f"{', '.join(asdict(self.expected))}; not {item!r}")
+            try:
+                setattr(limits, name, float(value))
+            except ValueError:
+                raise EdgeOCRError(f"--limit {item!r}: {value!r} is not a number") from None
+        return self
 
 
-def _twin_for(bundle: Bundle, twin: str | None, quantized: str | None, work: str) -> Bundle:
+def _quantized_from_report(bundle: Bundle) -> str | None:
+    """The quantized models a compress run exported ``bundle`` from (its report beside the bundle)."""
+    report = bundle.path.rstrip("/") + "-artifacts/report.json"
+    if not os.path.isfile(report):
+        return None
+    with open(report, encoding="utf-8") as handle:
+        folder = json.load(handle).get("quantized_models")
+    return folder if folder and os.path.isdir(folder) else None
+
+
+def _is_fp32(bundle: Bundle) -> bool:
+    return all(entry["precision"] == "fp32" for entry in bundle.manifest["models"].values())
+
+
+def _check_source(bundle: Bundle, models_dir: str, what: str) -> None:
+    """The reference must be the models the bundle was exported from (their sha256 is in the manifest)."""
+    paths = resolve_models(models_dir)
+    for role, entry in bundle.manifest["models"].items():
+        folder = getattr(paths, role, None)
+        if folder is None:
+            raise EdgeOCRError(f"{what} {models_dir} has no {role} model")
+        source = {name: sha256_file(os.path.join(folder, name)) for name in entry["source"]}
+        if source != entry["source"]:
+            raise EdgeOCRError(f"the bundle's {role} model was not exported from {what} {folder}")
+
+
+def choose_runtime(bundle: Bundle, requested: str = "auto") -> str:
+    """How to run the bundle's own files here: "native", "qemu", "wheel" (an x86 bundle) or "x86-twin"."""
     from edge_ocr.engines.lite import runtime_target
+    from edge_ocr.engines.native.emulated import qemu_path, runner_path
 
-    if bundle.target == runtime_target() and not twin and not quantized:
-        return bundle
-    if twin:
-        candidate = load_bundle(twin)
-    elif quantized:
+    if requested not in RUNTIMES:
+        raise EdgeOCRError(f"unknown runtime {requested!r}; choose from {', '.join(RUNTIMES)}")
+    if bundle.target == "x86":
+        if not _is_fp32(bundle):
+            raise EdgeOCRError("an int8 x86 bundle cannot be verified: Paddle Lite 2.13's x86 int8 kernels return "
+                               "NaN (export for arm and verify that)")
+        return "wheel"
+    if bundle.target != "arm":
+        raise EdgeOCRError(f"verify runs arm and x86 bundles; this one targets {bundle.target}")
+    if requested != "auto":
+        return requested
+    if runtime_target() == "arm":
+        return "native"
+    try:
+        qemu_path()
+        runner_path()
+        return "qemu"
+    except EdgeOCRError as exc:
+        if _is_fp32(bundle):
+            log.warning("no ARM runtime here (%s): checking the FP32 bundle through its x86 twin", exc)
+            return "x86-twin"
+        raise EdgeOCRError(f"cannot run this int8 ARM bundle here: no ARM CPU and no emulated ARM runtime ({exc})")\
+            from None
+
+
+class _Models:
+    """det/cls/rec engines of one side of the comparison."""
+
+    def __init__(self, det, cls, rec) -> None:
+        self.det, self.cls, self.rec = det, cls, rec
+
+
+def _bundle_engines(bundle: Bundle, runtime: str, models_dir: str, work: str) -> tuple[_Models, str]:
+    if runtime == "x86-twin":
         from .bundle import export_bundle
 
-        candidate = load_bundle(export_bundle(quantized, os.path.join(work, "twin"), target=runtime_target()))
-    else:
-        hint = bundle.path.rstrip("/") + "-artifacts/x86-twin"
-        if not os.path.isdir(hint):
-            raise EdgeOCRError(f"{bundle.path} targets {bundle.target}: give --twin X86_BUNDLE or --quantized DIR "
-                               "(the models it was exported from) so that its x86 twin can run here")
-        candidate = load_bundle(hint)
-    for role, entry in bundle.manifest["models"].items():
-        other = candidate.manifest["models"].get(role)
-        if other is None or other["source"] != entry["source"]:
-            raise EdgeOCRError(f"the twin's {role} model was not exported from the same source model as the bundle's")
-    return candidate
+        twin = load_bundle(export_bundle(models_dir, os.path.join(work, "twin"), target="x86"))
+        return _bundle_engines(twin, "wheel", models_dir, work)[0], twin.path
+    kind = "lite-qemu" if runtime == "qemu" else "lite"
+    threads = 1 if runtime == "qemu" else 2
+
+    def make(role: str):
+        path = bundle.model_file(role)
+        return create_engine(path, kind, threads=threads) if path else None
+
+    return _Models(make("det"), make("cls"), make("rec")), bundle.path
 
 
-def _finite_check(checks: list[dict], role: str, finite: bool) -> None:
-    if not finite:
-        checks.append({"check": f"{role}: twin outputs are finite", "value": 1.0, "limit": 0.0, "passed": False,
-                       "detail": "NaN/inf from the x86 runtime (Paddle Lite 2.13's x86 int8 matmul/fc kernels "
-                                 "return NaN): this model cannot be checked on x86"})
+def _reference_engines(models_dir: str) -> _Models:
+    paths = resolve_models(models_dir)
+    return _Models(create_engine(paths.det, "paddle"), create_engine(paths.cls, "paddle") if paths.cls else None,
+                   create_engine(paths.rec, "paddle"))
+
+
+def _quad_iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    inter, _ = cv2.intersectConvexConvex(a, b)
+    union = cv2.contourArea(a) + cv2.contourArea(b) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _corner_move(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = order_points_clockwise(a), order_points_clockwise(b)
+    return float(np.linalg.norm(a - b, axis=1).max())
+
+
+def match_boxes(reference: list[np.ndarray], boxes: list[np.ndarray]) -> tuple[int, float]:
+    """(reference boxes reproduced with IoU > 0.5, the largest corner move among them in pixels)."""
+    matched, worst, used = 0, 0.0, set()
+    for ref in reference:
+        scores = [(_quad_iou(ref, box), j) for j, box in enumerate(boxes) if j not in used]
+        if not scores:
+            continue
+        iou, j = max(scores)
+        if iou > 0.5:
+            used.add(j)
+            matched += 1
+            worst = max(worst, _corner_move(ref, boxes[j]))
+    return matched, worst
+
+
+class _Side:
+    """Accumulates one comparison (the bundle against one reference)."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.name, self.limits = name, limits
+        self.stats: dict[str, dict] = {}
+        self.checks: list[dict] = []
+
+    def diff(self, role: str, a: np.ndarray, b: np.ndarray) -> None:
+        entry = self.stats.setdefault(role, {"max_abs_diff": 0.0, "mean_abs_diff_sum": 0.0, "calls": 0})
+        delta = np.abs(a - b) if np.isfinite(b).all() else np.full(a.shape, np.inf)
+        entry["max_abs_diff"] = max(entry["max_abs_diff"], float(delta.max()))
+        entry["mean_abs_diff_sum"] += float(delta.mean())
+        entry["calls"] += 1
+
+    def add(self, role: str, **values) -> None:
+        entry = self.stats.setdefault(role, {})
+        for key, value in values.items():
+            entry[key] = entry.get(key, 0) + value if isinstance(value, int) else value
+
+    def check(self, name: str, value: float, limit: float, detail: str = "") -> None:
+        self.checks.append({"against": self.name, "check": name, "value": round(float(value), 6), "limit": limit,
+                            "passed": bool(np.isfinite(value) and value <= limit), "detail": detail})
+
+    def finish(self) -> dict:
+        limits = self.limits
+        for role, entry in self.stats.items():
+            if entry.get("calls"):
+                entry["mean_abs_diff"] = entry.pop("mean_abs_diff_sum") / entry.pop("calls")
+                self.check(f"{role}: outputs are finite", 0.0 if np.isfinite(entry["max_abs_diff"]) else 1.0, 0.0,
+                           f"max abs diff {entry['max_abs_diff']:.4g}, mean {entry['mean_abs_diff']:.4g}")
+        det = self.stats.get("det", {})
+        if det:
+            self.check("det: share of pixels whose threshold decision flips", det["flipped"] / det["pixels"],
+                       limits.det_flip, f"{det['flipped']}/{det['pixels']}")
+            missed = det["ref_boxes"] - det["matched_boxes"]
+            self.check("det: share of reference boxes not reproduced (IoU > 0.5)",
+                       missed / det["ref_boxes"] if det["ref_boxes"] else 0.0, limits.det_box_miss,
+                       f"{missed}/{det['ref_boxes']}, the bundle found {det['boxes']}")
+            self.check("det: largest corner move of a reproduced box (px)", det["max_corner_move_px"],
+                       limits.det_corner_px)
+        cls = self.stats.get("cls", {})
+        if cls.get("crops"):
+            self.check("cls: share of crops whose label flips", cls["flipped"] / cls["crops"], limits.cls_flip,
+                       f"{cls['flipped']}/{cls['crops']}")
+        rec = self.stats.get("rec", {})
+        if rec.get("lines"):
+            self.check("rec: share of lines whose text changes", rec["changed_lines"] / rec["lines"],
+                       limits.rec_line_change,
+                       f"{rec['changed_lines']}/{rec['lines']} lines, {rec['changed_chars']} characters changed")
+        return {"stats": self.stats, "checks": self.checks}
 
 
 def verify_bundle(
     bundle_dir: str,
     models_dir: str,
     samples: list[str],
-    twin: str | None = None,
     quantized: str | None = None,
     thresholds: Thresholds | None = None,
     max_images: int = 8,
+    runtime: str = "auto",
 ) -> dict:
-    """Compare the bundle (through its x86 twin) with the FP32 source models; ``passed`` says if all checks hold."""
+    """Run the bundle's own models on the samples and compare them with what they should compute and with FP32."""
     thresholds = thresholds or Thresholds()
-    bundle = load_bundle(bundle_dir)  # a changed byte fails here (sha256 of every file)
-    paths = resolve_models(models_dir)
+    bundle = load_bundle(bundle_dir)  # schema, names inside the bundle, sha256 of every file
     images = list_images(samples)[:max_images]
     if not images:
         raise EdgeOCRError("no sample images to verify with (--samples)")
-    checks: list[dict] = []
-
-    def check(name: str, value: float, limit: float, detail: str = "") -> None:
-        checks.append({"check": name, "value": round(float(value), 6), "limit": limit, "passed": bool(value <= limit),
-                       "detail": detail})
-
+    fp32_bundle = _is_fp32(bundle)
+    quantized = quantized or (None if fp32_bundle else _quantized_from_report(bundle))
+    if not fp32_bundle and not quantized:
+        raise EdgeOCRError(f"{bundle_dir} holds int8 models: give --quantized DIR, the quantized models it was "
+                           "exported from (a compress run's report names them)")
+    expected_dir = quantized or models_dir
+    _check_source(bundle, expected_dir, "the quantized models" if quantized else "the FP32 models")
+    how = choose_runtime(bundle, runtime)
+    paths = resolve_models(models_dir)
     same_dict = sha256_file(bundle.dictionary) == sha256_file(paths.dictionary)
-    checks.append({"check": "dictionary matches the source models'", "value": float(same_dict), "limit": 1.0,
-                   "passed": same_dict, "detail": os.path.basename(bundle.dictionary)})
+    dictionary_check = {"against": "fp32", "check": "dictionary matches the source models'",
+                        "value": float(same_dict), "limit": 1.0, "passed": same_dict,
+                        "detail": os.path.basename(bundle.dictionary)}
     params = bundle.params
+    # an FP32 bundle should compute what FP32 computes: one comparison, at the tight limits
+    sides = ({"fp32": _Side("fp32", thresholds.expected)} if not quantized else
+             {"expected": _Side("expected", thresholds.expected), "fp32": _Side("fp32", thresholds.fp32)})
     with tempfile.TemporaryDirectory() as work:
-        twin_bundle = _twin_for(bundle, twin, quantized, work)
-        det_ref = TextDetector(create_engine(paths.det, "paddle"), params.det)
-        det_twin = create_engine(twin_bundle.model_file("det"), "lite")
-        diffs, means, flips, crops = [], [], [], []
-        source_boxes = kept_boxes = 0
-        finite = True
+        ours, ran = _bundle_engines(bundle, how, models_dir, work)
+        refs = {"fp32": _reference_engines(models_dir)}
+        refs["expected"] = _reference_engines(expected_dir) if quantized else refs["fp32"]
+        detector = TextDetector(refs["fp32"].det, params.det)
+        crops: list[np.ndarray] = []
         for path in images:
             image = load_image(path).image
             x = preprocess_det(image, params.det)
-            a, b = det_ref.engine.run(x)[0, 0], det_twin.run(x)[0, 0]
-            finite &= bool(np.isfinite(b).all())
-            diffs.append(np.abs(a - b).max())
-            means.append(np.abs(a - b).mean())
-            flips.append(((a > params.det.thresh) != (b > params.det.thresh)).mean())
-            boxes, _ = det_ref.postprocess(a, image.shape)
-            twin_boxes, _ = det_ref.postprocess(np.nan_to_num(b), image.shape)
-            counts = score_detection([GtBox(box.tolist(), "x") for box in boxes], [t.tolist() for t in twin_boxes])
-            source_boxes += counts.gt_care
-            kept_boxes += counts.matched
-            crops += [crop_text_line(image, box, params.crop.rotate_ratio) for box in boxes]
-        _finite_check(checks, "det", finite)
-        check("det: share of pixels whose threshold decision flips", np.mean(flips), thresholds.det_flip,
-              f"max abs diff {max(diffs):.4f}, mean abs diff {np.mean(means):.5f}")
-        missed = 1 - kept_boxes / source_boxes if source_boxes else 0.0
-        check("det: share of source boxes the twin misses (IoU > 0.5)", missed, thresholds.det_box_miss,
-              f"{source_boxes - kept_boxes}/{source_boxes}")
-        result = {"det_max_abs_diff": float(max(diffs)), "det_mean_abs_diff": float(np.mean(means)),
-                  "det_flip_share": float(np.mean(flips)), "crops": len(crops)}
-        if crops and twin_bundle.model_file("cls") and paths.cls:
-            ref = TextClassifier(create_engine(paths.cls, "paddle"), params.cls)
-            engine = create_engine(twin_bundle.model_file("cls"), "lite")
-            changed = total = 0
-            finite = True
-            for _, batch in ref.batches(crops):
-                a, b = ref.engine.run(batch), engine.run(batch)
-                finite &= bool(np.isfinite(b).all())
-                changed += int((a.argmax(1) != b.argmax(1)).sum())
-                total += len(batch)
-            _finite_check(checks, "cls", finite)
-            result["cls_flip_share"] = changed / total
-            check("cls: share of crops whose label flips", changed / total, thresholds.cls_flip, f"{changed}/{total}")
+            mine = ours.det.run(x)[0, 0]
+            my_boxes, _ = detector.postprocess(np.nan_to_num(mine), image.shape)
+            maps = {name: refs[name].det.run(x)[0, 0] for name in sides}
+            for name, side in sides.items():
+                theirs = maps[name]
+                side.diff("det", theirs, mine)
+                their_boxes, _ = detector.postprocess(theirs, image.shape)
+                matched, move = match_boxes(list(their_boxes), list(my_boxes))
+                flipped = int(((theirs > params.det.thresh) != (mine > params.det.thresh)).sum())
+                side.add("det", flipped=flipped, pixels=int(mine.size), ref_boxes=len(their_boxes),
+                         matched_boxes=matched, boxes=len(my_boxes),
+                         max_corner_move_px=max(move, side.stats.get("det", {}).get("max_corner_move_px", 0.0)))
+            fp32_boxes, _ = detector.postprocess(maps["fp32"], image.shape)
+            crops += [crop_text_line(image, box, params.crop.rotate_ratio) for box in fp32_boxes]
+        if crops and ours.cls is not None and refs["fp32"].cls is not None:
+            batcher = TextClassifier(ours.cls, params.cls)
+            for _, batch in batcher.batches(crops):
+                mine = ours.cls.run(batch)
+                for name, side in sides.items():
+                    theirs = refs[name].cls.run(batch)
+                    side.diff("cls", theirs, mine)
+                    side.add("cls", flipped=int((theirs.argmax(1) != np.nan_to_num(mine).argmax(1)).sum()),
+                             crops=len(batch))
         if crops:
-            from edge_ocr.rec import TextRecognizer
-
             charset = load_charset(bundle.dictionary, params.rec.use_space_char)
-            ref = TextRecognizer(create_engine(paths.rec, "paddle"), paths.dictionary, params.rec)
-            engine = create_engine(twin_bundle.model_file("rec"), "lite")
-            changed = total = 0
-            max_diff = 0.0
-            finite = True
-            for _, batch in ref.batches(crops):
-                a, b = ref.engine.run(batch), engine.run(batch)
-                finite &= bool(np.isfinite(b).all())
-                b = np.nan_to_num(b)
-                if b.shape[-1] != len(charset):
+            batcher = TextRecognizer(ours.rec, bundle.dictionary, params.rec)
+            for _, batch in batcher.batches(crops):
+                mine = ours.rec.run(batch)
+                if mine.shape[-1] != len(charset):
                     raise EdgeOCRError(f"bundle dictionary has {len(charset)} classes, its rec model outputs "
-                                       f"{b.shape[-1]}: wrong dictionary")
-                max_diff = max(max_diff, float(np.abs(a - b).max()))
-                texts_a = ctc_greedy_decode(a, ref.charset)
-                texts_b = ctc_greedy_decode(b, charset)
-                changed += sum(ta[0] != tb[0] for ta, tb in zip(texts_a, texts_b))
-                total += len(batch)
-            _finite_check(checks, "rec", finite)
-            result["rec_text_change_share"] = changed / total
-            result["rec_max_abs_diff"] = max_diff
-            check("rec: share of lines whose decoded text changes", changed / total, thresholds.rec_change,
-                  f"{changed}/{total}, max prob diff {max_diff:.4f}")
-    return {"bundle": os.path.abspath(bundle_dir), "target": bundle.target, "twin": twin_bundle.path,
-            "source_models": os.path.abspath(models_dir), "images": len(images), "thresholds": thresholds.to_dict(),
-            "precision": {r: e["precision"] for r, e in bundle.manifest["models"].items()}, **result,
-            "checks": checks, "passed": all(c["passed"] for c in checks)}
+                                       f"{mine.shape[-1]}: wrong dictionary")
+                my_texts = [t for t, _ in ctc_greedy_decode(np.nan_to_num(mine), charset)]
+                for name, side in sides.items():
+                    theirs = refs[name].rec.run(batch)
+                    side.diff("rec", theirs, mine)
+                    their_texts = [t for t, _ in ctc_greedy_decode(theirs, charset)]
+                    side.add("rec", lines=len(batch), changed_lines=sum(a != b for a, b in zip(their_texts, my_texts)),
+                             changed_chars=sum(edit_distance(a, b) for a, b in zip(their_texts, my_texts)))
+    results = {name: side.finish() for name, side in sides.items()}
+    checks = [dictionary_check] + [check for result in results.values() for check in result["checks"]]
+    return {
+        "bundle": os.path.abspath(bundle_dir), "target": bundle.target, "runtime": how, "ran": ran,
+        "emulated": how == "qemu",
+        "precision": {r: e["precision"] for r, e in bundle.manifest["models"].items()},
+        "references": {"expected": os.path.abspath(expected_dir), "fp32": os.path.abspath(models_dir)},
+        "images": [os.path.abspath(p) for p in images], "crops": len(crops), "thresholds": thresholds.to_dict(),
+        "stats": {name: result["stats"] for name, result in results.items()},
+        "checks": checks, "passed": all(c["passed"] for c in checks),
+    }
+
+
+def verify_markdown(report: dict) -> str:
+    runtime = {"qemu": "Paddle Lite's aarch64 library under qemu-aarch64 (emulated)",
+               "native": "Paddle Lite on this ARM machine", "wheel": "Paddle Lite x86 (paddlelite wheel)",
+               "x86-twin": "the FP32 bundle's x86 twin (no ARM runtime here)"}[report["runtime"]]
+    lines = [f"# verify {report['bundle']}", "",
+             f"Ran: {runtime}; {len(report['images'])} images, {report['crops']} crops. Precision: "
+             + ", ".join(f"{r} {p}" for r, p in report["precision"].items()) + ".",
+             f"Expected: `{report['references']['expected']}`; FP32: `{report['references']['fp32']}` "
+             "(both Paddle Inference).", "",
+             "| against | check | value | limit | result | detail |", "|---|---|---|---|---|---|"]
+    for c in report["checks"]:
+        lines.append(f"| {c['against']} | {c['check']} | {c['value']:.4g} | {c['limit']} | "
+                     f"{'ok' if c['passed'] else '**FAIL**'} | {c['detail']} |")
+    lines += ["", f"**{'passed' if report['passed'] else 'FAILED'}**", ""]
+    return "\n".join(lines)

@@ -125,9 +125,11 @@ def test_compress_ptq_end_to_end_with_gate(models_dir, det_train, rec_train, sha
               "--eval-det", os.path.join(shared, "data", "icdar2015", "test_label.txt"),
               "--eval-rec", os.path.join(shared, "data", "ic15_rec", "rec_gt_test.txt"), "--eval-limit", "3",
               "--det-algo", "abs_max", "--rec-algo", "abs_max", "--cls-algo", "abs_max",
-              "--calib-det-images", "2", "--calib-rec-crops", "12"]
+              "--calib-det-images", "2", "--calib-rec-crops", "12", "--verify-images", "1"]
     proc = run_cli(*common, "--max-drop", "100")
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    # every layer of this tiny recognizer is int8 (abs_max, 12 crops): it reads garbage, and verification says so
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    assert "failed verification on ARM: [fp32] rec: share of lines whose text changes" in proc.stderr
     report = json.loads((tmp_path / "bundle-artifacts" / "report.json").read_text())
     for key in ("bundle_bytes", "files", "fp32", "compressed", "drop"):
         assert key in report
@@ -135,5 +137,11 @@ def test_compress_ptq_end_to_end_with_gate(models_dir, det_train, rec_train, sha
     assert report["bundle_bytes"] == sum(report["files"].values())
     assert report["precision"]["det"] == "int8"
     assert load_bundle(str(out)).target == "arm"
-    gated = run_cli(*common, "--max-drop", "-100")
+    # compress ran what it shipped: the ARM bundle itself, emulated here, against its quantized models and FP32
+    verification = report["verification"]
+    assert not verification["passed"] and verification["runtime"] == "qemu" and verification["emulated"]
+    # ... while the ARM bundle computes what its quantized models compute
+    assert all(c["passed"] for c in verification["checks"] if c["against"] == "expected")
+    assert verification["stats"]["expected"]["rec"]["lines"] > 0
+    gated = run_cli(*common, "--no-verify", "--max-drop", "-100")
     assert gated.returncode == 3 and "accuracy gate failed" in gated.stderr

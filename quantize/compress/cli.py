@@ -151,6 +151,11 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
                              "stem does not survive int8 activations)")
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--report", metavar="OUT.json", help="also write the report JSON here")
+    parser.add_argument("--verify-images", type=positive_int, default=2,
+                        help="images (from --eval-det, else --calib-det) on which the bundle's own .nb files are run "
+                             "on ARM (natively or under qemu) and compared with the quantized models and FP32")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="do not run the bundle (the report then says it was never run)")
     train = parser.add_argument_group("qat / prune-qat (det and rec train on the calibration labels' train splits)")
     defaults = TrainRecipeOptions()
     train.add_argument("--det-steps", type=positive_int, default=defaults.det_steps, help="det QAT steps")
@@ -281,13 +286,7 @@ def run_compress(args: argparse.Namespace) -> int:
     else:
         quantized, stages = train_models(args.recipe, args.models, args.calib_det, args.calib_rec, work,
                                          train_options, options)
-    twin = os.path.join(work, "x86-twin")
     export_bundle(quantized, args.out, target=args.target, extra={"recipe": args.recipe})
-    if args.target != "x86":
-        export_bundle(quantized, twin, target="x86",
-                      extra={"recipe": args.recipe, "twin_of": os.path.abspath(args.out)})
-    else:
-        twin = os.path.abspath(args.out)
     bundle = load_bundle(args.out)
     report = {
         "recipe": args.recipe,
@@ -296,7 +295,6 @@ def run_compress(args: argparse.Namespace) -> int:
         "machine": machine_summary(),
         "target": args.target,
         "bundle": os.path.abspath(args.out),
-        "x86_twin": twin,
         "quantized_models": quantized,
         "bundle_bytes": bundle.total_bytes(),
         "files": bundle_files(args.out),
@@ -323,6 +321,7 @@ def run_compress(args: argparse.Namespace) -> int:
                           "matmul, so the x86 twin cannot score rec",
         }
         report["eval_details"] = {"fp32": fp32, "compressed": compressed}
+    report["verification"] = verify_what_shipped(args, quantized)
     report["wall_seconds"] = round(time.perf_counter() - start, 1)
     failures = gate(report.get("drop", {}), args.max_drop)
     report["gate"] = {"max_drop": args.max_drop, "failures": failures}
@@ -333,10 +332,37 @@ def run_compress(args: argparse.Namespace) -> int:
     if args.report:
         write_json_atomic(args.report, report)
     print(compress_markdown(report))
+    verification = report["verification"]
+    if not verification.get("passed", False) and not verification.get("skipped"):
+        print(f"edge-ocr: the bundle failed verification on ARM: {verification['failed']}", file=sys.stderr)
+        return 4
     if failures:
         print("edge-ocr: accuracy gate failed: " + "; ".join(failures), file=sys.stderr)
         return 3
     return 0
+
+
+def verify_what_shipped(args: argparse.Namespace, quantized: str) -> dict:
+    """Run the bundle's own .nb files on ARM and compare them with the quantized models and FP32 (export.verify).
+
+    A bundle that does not load or run, or whose outputs leave the limits, is reported as failed, never as a result.
+    """
+    from edge_ocr.evaluation.labels import read_det_labels
+    from export.verify import verify_bundle
+
+    if args.no_verify:
+        return {"skipped": True, "reason": "--no-verify: the bundle was never run"}
+    labels = args.eval_det or args.calib_det
+    # the images with the most text among the first 50: every model gets real lines to read
+    samples = sorted(read_det_labels(labels)[:50], key=lambda s: -sum(not box.dont_care for box in s.boxes))
+    images = [sample.image for sample in samples[: args.verify_images]]
+    try:
+        report = verify_bundle(args.out, args.models, images, quantized=quantized, max_images=args.verify_images)
+    except EdgeOCRError as exc:
+        return {"passed": False, "failed": str(exc), "error": str(exc)}
+    failed = [f"[{c['against']}] {c['check']} {c['value']:.4g} > {c['limit']}" for c in report["checks"]
+              if not c["passed"]]
+    return {**report, "failed": "; ".join(failed)}
 
 
 def compress_markdown(report: dict) -> str:
@@ -377,5 +403,15 @@ def compress_markdown(report: dict) -> str:
                 parts.append(f"{name} best {stage[name]['best']:.4f} (last {stage[name]['last']:.4f}, "
                              f"{stage[name]['steps']} steps)")
         lines.append(f"- {role} dev split: " + "; ".join(parts))
+    verification = report.get("verification")
+    if verification:
+        if verification.get("skipped"):
+            lines += ["", f"Not verified: {verification['reason']}."]
+        elif "checks" in verification:
+            from export.verify import verify_markdown
+
+            lines += ["", verify_markdown(verification).replace("# verify", "## Verification of", 1)]
+        else:
+            lines += ["", f"**Verification failed**: {verification['failed']}"]
     lines += ["", f"Wall time {report['wall_seconds']} s on {report['machine']}.", ""]
     return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""``edge-ocr verify`` runs the ARM bundle itself (here under qemu-aarch64) and catches tampering on that path."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from edge_ocr.bundle import write_manifest
+from edge_ocr.models import sha256_file
+from tests.conftest import run_cli
+
+
+def _one_line(proc) -> str:
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("edge-ocr:")]
+    assert proc.returncode != 0 and lines and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    return lines[-1]
+
+
+def _rehash(bundle) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    for name in manifest["files"]:
+        manifest["files"][name] = sha256_file(str(bundle / name))
+    write_manifest(str(bundle), manifest)
+
+
+def test_int8_arm_bundle_verifies_on_the_arm_runtime(emulated_runtime, int8_arm_bundle, quantized, models_dir,
+                                                     img11, tmp_path):
+    # this fixture is calibrated on 12 crops: the FP32 limit on text changes is lifted here (what compression
+    # costs is the compress reports' business); the limits against its own quantized models are not
+    proc = run_cli("verify", int8_arm_bundle, "--against", models_dir, "--quantized", quantized,
+                   "--samples", img11, "--limit", "fp32.rec_line_change=1",
+                   "--json", str(tmp_path / "v.json"), "--markdown", str(tmp_path / "v.md"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    report = json.loads((tmp_path / "v.json").read_text())
+    assert report["runtime"] == "qemu" and report["emulated"] and report["precision"]["rec"] == "int8"
+    expected = report["stats"]["expected"]
+    assert expected["det"]["flipped"] / expected["det"]["pixels"] < 0.002
+    assert expected["rec"]["lines"] >= 3 and expected["cls"]["crops"] >= 3
+    assert report["thresholds"]["fp32"]["rec_line_change"] == 1.0
+    assert "| expected | rec: share of lines whose text changes |" in (tmp_path / "v.md").read_text()
+
+
+def test_int8_bundle_needs_its_quantized_models(int8_arm_bundle, models_dir, img11):
+    assert "give --quantized" in _one_line(run_cli("verify", int8_arm_bundle, "--against", models_dir,
+                                                   "--samples", img11))
+
+
+def test_int8_bundle_without_an_arm_runtime_fails_in_one_line(int8_arm_bundle, quantized, models_dir, img11,
+                                                              tmp_path):
+    proc = run_cli("verify", int8_arm_bundle, "--against", models_dir, "--quantized", quantized, "--samples", img11,
+                   env={"EDGE_OCR_LITE_RUNNER": str(tmp_path / "none")})
+    assert "cannot run this int8 ARM bundle here" in _one_line(proc)
+
+
+def test_reference_must_be_the_bundles_source(int8_arm_bundle, models_dir, img11):
+    # the FP32 models are not what an int8 bundle was exported from
+    proc = run_cli("verify", int8_arm_bundle, "--against", models_dir, "--quantized", models_dir, "--samples", img11)
+    assert "was not exported from the quantized models" in _one_line(proc)
+
+
+@pytest.mark.parametrize("model", ["det.nb", "cls.nb", "rec.nb"])
+def test_a_changed_byte_in_any_model_is_caught(int8_arm_bundle, quantized, models_dir, img11, tmp_path, model):
+    bundle = shutil.copytree(int8_arm_bundle, tmp_path / "b")
+    with open(bundle / model, "r+b") as handle:
+        handle.seek(-200, 2)
+        byte = handle.read(1)
+        handle.seek(-200, 2)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    proc = run_cli("verify", str(bundle), "--against", models_dir, "--quantized", quantized, "--samples", img11)
+    assert "sha256" in _one_line(proc)
+
+
+def test_a_manifest_naming_a_file_outside_the_bundle_is_refused(int8_arm_bundle, quantized, models_dir, img11,
+                                                                tmp_path):
+    bundle = shutil.copytree(int8_arm_bundle, tmp_path / "b")
+    shutil.copy(bundle / "rec.nb", tmp_path / "rec.nb")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["models"]["rec"]["file"] = "../rec.nb"
+    write_manifest(str(bundle), manifest)
+    proc = run_cli("verify", str(bundle), "--against", models_dir, "--quantized", quantized, "--samples", img11)
+    assert "rec" in _one_line(proc)
+
+
+def test_a_bundle_built_for_x86_posing_as_arm_is_refused(emulated_runtime, arm_bundle, x86_bundle, models_dir,
+                                                         img11, tmp_path):
+    bundle = shutil.copytree(arm_bundle, tmp_path / "b")
+    for name in ("det.nb", "cls.nb", "rec.nb"):
+        shutil.copy(f"{x86_bundle}/{name}", bundle / name)
+    _rehash(bundle)
+    proc = run_cli("verify", str(bundle), "--against", models_dir, "--samples", img11)
+    assert "built for X86" in _one_line(proc)
+
+
+def test_a_wrong_dictionary_fails_on_the_arm_path(emulated_runtime, arm_bundle, models_dir, img11, tmp_path):
+    bundle = shutil.copytree(arm_bundle, tmp_path / "b")
+    keys = bundle / "ppocr_keys_v1.txt"
+    chars = keys.read_text(encoding="utf-8").splitlines()
+    chars[10], chars[11] = chars[11], chars[10]
+    keys.write_text("\n".join(chars) + "\n", encoding="utf-8")
+    _rehash(bundle)
+    proc = run_cli("verify", str(bundle), "--against", models_dir, "--samples", img11, "--max-images", "1",
+                   "--json", str(tmp_path / "v.json"))
+    assert "dictionary matches the source models'" in _one_line(proc)
+    report = json.loads((tmp_path / "v.json").read_text())
+    assert report["runtime"] == "qemu"
+    assert [c["check"] for c in report["checks"] if not c["passed"]] == ["dictionary matches the source models'"]
+
+
+def test_fp32_arm_bundle_falls_back_to_its_x86_twin_without_an_arm_runtime(arm_bundle, models_dir, img11, tmp_path):
+    proc = run_cli("verify", arm_bundle, "--against", models_dir, "--samples", img11, "--json",
+                   str(tmp_path / "v.json"), env={"EDGE_OCR_LITE_RUNNER": str(tmp_path / "none")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((tmp_path / "v.json").read_text())["runtime"] == "x86-twin"
