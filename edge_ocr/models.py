@@ -21,6 +21,7 @@ import shutil
 import tarfile
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass
 
 from .atomic import replace_dir
@@ -112,7 +113,17 @@ def _check(path: str, expected: str, label: str) -> None:
 
 
 def safe_extract(tar_path: str, dest: str, wanted: set[str] | None = None) -> list[str]:
-    """Extract regular files of a tar into ``dest``; absolute paths, ``..`` and links are refused."""
+    """Extract regular files of a tar into ``dest``; absolute paths, ``..`` and links are refused, and a damaged
+    or truncated archive is a ``ModelError`` naming it."""
+    try:
+        return _extract(tar_path, dest, wanted)
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise ModelError(f"{tar_path}: damaged or truncated archive ({exc or type(exc).__name__})") from None
+    except OSError as exc:
+        raise ModelError(f"cannot unpack {tar_path}: {exc.strerror or exc}") from None
+
+
+def _extract(tar_path: str, dest: str, wanted: set[str] | None) -> list[str]:
     extracted = []
     with tarfile.open(tar_path) as archive:
         for member in archive.getmembers():
@@ -179,12 +190,18 @@ def _fetch(artifact: Artifact, staging: str, mirror: str | None) -> None:
         os.replace(download, os.path.join(staging, artifact.name))
 
 
+def artifacts_of(model_set: str) -> tuple[Artifact, ...]:
+    """The registry entry of ``model_set``; ``ModelError`` listing the known sets for any other name."""
+    if model_set not in MODEL_SETS:
+        raise ModelError(f"unknown model set {model_set!r}; known: {', '.join(MODEL_SETS)}")
+    return MODEL_SETS[model_set]
+
+
 def pull(
     model_set: str = DEFAULT_SET, mirror: str | None = None, cache: str | None = None, force: bool = False
 ) -> str:
     """Install ``model_set`` into ``cache`` (verified) and return its folder; a no-op when already there."""
-    if model_set not in MODEL_SETS:
-        raise ModelError(f"unknown model set {model_set!r}; known: {', '.join(MODEL_SETS)}")
+    artifacts = artifacts_of(model_set)
     mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
     if mirror and not os.path.isdir(mirror):
         raise ModelError(f"mirror folder {mirror} does not exist")
@@ -195,7 +212,7 @@ def pull(
     os.makedirs(cache, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{model_set}-", dir=cache)
     try:
-        for artifact in MODEL_SETS[model_set]:
+        for artifact in artifacts:
             log.info("fetching %s from %s", artifact.name, mirror or artifact.url)
             _fetch(artifact, staging, mirror)
             for rel, expected in artifact.sha256.items():
@@ -203,7 +220,7 @@ def pull(
                 if not os.path.isfile(path):
                     raise ModelError(f"{artifact.name} lacks {rel}")
                 _check(path, expected, rel)
-        stamp = {rel: d for a in MODEL_SETS[model_set] for rel, d in a.sha256.items()}
+        stamp = {rel: d for a in artifacts for rel, d in a.sha256.items()}
         with open(os.path.join(staging, STAMP), "w") as handle:
             json.dump({"set": model_set, "sha256": stamp}, handle, indent=1)
         try:
@@ -221,7 +238,7 @@ def pull(
 
 def verify(folder: str, model_set: str = DEFAULT_SET) -> None:
     """Re-hash every file of an installed (or mirrored) set; raises ``ChecksumError`` on the first mismatch."""
-    for artifact in MODEL_SETS[model_set]:
+    for artifact in artifacts_of(model_set):
         for rel, expected in artifact.sha256.items():
             path = os.path.join(folder, *rel.split("/"))
             if not os.path.isfile(path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 
 import cv2
 import numpy as np
@@ -488,3 +489,126 @@ def test_ctc_decode_of_non_finite_rows():
     probs[1, 2, 0] = np.nan
     probs[2, 0, 2] = np.inf
     assert ctc_greedy_decode(probs, ["blank", "a", "b"]) == [("a", pytest.approx(0.8)), ("", 0.0), ("", 0.0)]
+
+
+# ------------------------------------------------------------------------------------------ eval labels and metric
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ('[{"transcription": "A", "points": [[NaN, 0], [1, 0], [1, 1]]}]', "NaN is not a number"),
+        ('[{"transcription": "A", "points": [[0, 0], [Infinity, 0], [1, 1]]}]', "Infinity is not a number"),
+        ('[{"transcription": "A", "points": [[0, 0], [1e999, 0], [1, 1]]}]', "box 0 point 1 has a coordinate outside"),
+        ('[{"transcription": "A", "points": [[0, 0], [1, 0], [1, 10000000000000000000000]]}]', "point 2 has a coord"),
+        ('[{"transcription": "A", "points": [[0, 0], [1, 0, 5], [1, 1]]}]', "point 1 must be \\[x, y\\]"),
+        ('[{"transcription": "A", "points": [[0, 0], ["1", 0], [1, 1]]}]', 'not a number: "1"'),
+        ('[{"transcription": "A", "points": [[0, 0], [true, 0], [1, 1]]}]', "not a number: true"),
+        ('[{"transcription": 7, "points": [[0, 0], [1, 0], [1, 1]]}]', "transcription must be a string"),
+        ('[{"transcription": "A", "points": {"x": 1}}]', "points must be a list"),
+        ("[" * 5000 + "]" * 5000, "invalid JSON"),
+    ],
+)
+def test_malformed_det_labels_name_their_line(tmp_path, payload, message):
+    from edge_ocr.evaluation.labels import LabelError, read_det_labels
+
+    path = tmp_path / "det.txt"
+    path.write_text(f'a.jpg\t[{{"transcription": "OK", "points": [[0, 0], [9, 0], [9, 9]]}}]\n\nb.jpg\t{payload}\n')
+    with pytest.raises(LabelError, match=f"det.txt:3: (box 0 )?.*{message}"):
+        read_det_labels(str(path))
+
+
+def test_empty_and_undecodable_label_files_are_errors(tmp_path, models_dir):
+    from edge_ocr.evaluation.labels import LabelError, read_det_labels, read_rec_labels
+
+    (tmp_path / "empty.txt").write_text("\n  \n")
+    for reader in (read_det_labels, read_rec_labels):
+        with pytest.raises(LabelError, match="has no labels"):
+            reader(str(tmp_path / "empty.txt"))
+    (tmp_path / "latin1.txt").write_bytes(b"a.jpg\tok\nb.jpg\tcaf\xe9\n")
+    with pytest.raises(LabelError, match="latin1.txt:2: not UTF-8"):
+        read_rec_labels(str(tmp_path / "latin1.txt"))
+    line = one_line_error(run_cli("eval", "--models", models_dir, "--rec-labels", str(tmp_path / "empty.txt")))
+    assert "has no labels" in line
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [(0, 0), (10, 10), (10, 0), (0, 10)],  # bowtie
+        [(0, 0), (10, 0), (10, 10), (0, 10)] * 2,  # traced twice
+        [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0), (-10, 0), (-10, -10), (0, -10)],  # pinched at a vertex
+        [(0, 0), (10, 0), (20, 0)],  # flat
+    ],
+)
+def test_degenerate_polygons_keep_iou_in_unit_range(points):
+    from edge_ocr.evaluation.labels import GtBox
+    from edge_ocr.evaluation.metrics import Polygon, is_simple_polygon, score_detection
+
+    square = [(0, 0), (10, 0), (10, 10), (0, 10)]
+    for other in (square, points, [(5, 5), (15, 5), (15, 15), (5, 15)]):
+        iou = Polygon(points).iou(Polygon(other))
+        assert 0.0 <= iou <= 1.0 and iou == Polygon(other).iou(Polygon(points))
+    assert not is_simple_polygon(points)  # not scored as ground truth (the protocol skips invalid polygons)
+    counts = score_detection([GtBox(points, "A"), GtBox(square, "B")], [points])
+    assert counts.gt_care == 1 and counts.det_care == 1 and counts.matched <= 1
+
+
+# ------------------------------------------------------------------------------ precise messages, no leftovers
+
+
+@pytest.fixture
+def tar_mirror(models_dir, tmp_path):
+    """A mirror whose detector comes as a tar (as PaddleOCR publishes it), the rest as folders."""
+    import tarfile
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name in os.listdir(models_dir):
+        if name != "ch_PP-OCRv2_det_infer":
+            os.symlink(os.path.join(models_dir, name), mirror / name)
+    with tarfile.open(mirror / "ch_PP-OCRv2_det_infer.tar", "w") as archive:
+        archive.add(os.path.join(models_dir, "ch_PP-OCRv2_det_infer"), "ch_PP-OCRv2_det_infer")
+    return mirror
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_damaged_tar_is_a_precise_error_and_leaves_nothing(tar_mirror, tmp_path, damage):
+    tar = tar_mirror / "ch_PP-OCRv2_det_infer.tar"
+    data = tar.read_bytes()
+    tar.write_bytes(data[: len(data) // 2] if damage == "truncated" else os.urandom(len(data)))
+    cache = tmp_path / "cache"
+    line = one_line_error(run_cli("models", "pull", "--from", str(tar_mirror), "--cache", str(cache)))
+    assert "ch_PP-OCRv2_det_infer.tar: damaged or truncated archive" in line, line
+    assert os.listdir(cache) == []  # the staging folder went with the failure
+
+
+def test_unknown_model_set_is_a_precise_error(tmp_path, models_dir):
+    for args in (["models", "pull", "--set", "ppocrv9", "--from", models_dir, "--cache", str(tmp_path)],
+                 ["models", "verify", str(tmp_path), "--set", "ppocrv9"]):
+        assert "unknown model set 'ppocrv9'; known: ppocrv2" in one_line_error(run_cli(*args))
+
+
+def test_sigterm_during_a_pull_leaves_no_staging_folder(tar_mirror, tmp_path):
+    """SIGTERM while the set is being unpacked and hashed: the process ends with 143 and removes its staging
+    folder (Python's default SIGTERM action would leave it, 200+ MB for a real download)."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import REPO
+
+    for attempt in range(5):
+        cache = tmp_path / f"cache{attempt}"
+        cache.mkdir()
+        proc = subprocess.Popen([sys.executable, "-m", "edge_ocr", "models", "pull", "--from", str(tar_mirror),
+                                 "--cache", str(cache)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        while proc.poll() is None and not any(n.startswith(".ppocrv2-") for n in os.listdir(cache)):
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+        if proc.returncode == 143:  # the signal came while it worked (not after it finished)
+            assert b"terminated by signal 15" in stderr and os.listdir(cache) == []
+            return
+        assert proc.returncode == 0, stderr
+    pytest.fail("the pull always finished before SIGTERM arrived")

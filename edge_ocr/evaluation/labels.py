@@ -4,12 +4,16 @@ error naming its line number and reason, never silently skipped."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 
 from ..errors import EdgeOCRError
 
 DONT_CARE = ("###", "*")
+# The largest |coordinate| a label may give: beyond any image side the 64 MP limit allows, small enough that the
+# metric's 1/16-pixel Clipper grid stays exact in 64-bit integers.
+MAX_COORDINATE = 1 << 26
 
 
 @dataclass
@@ -38,14 +42,38 @@ class LabelError(EdgeOCRError):
     pass
 
 
-def _lines(path: str):
+def _lines(path: str) -> list[tuple[int, str]]:
+    """(line number, text) of every non-blank line; a file with none, or a line that is not UTF-8, is an error."""
     if not os.path.isfile(path):
         raise LabelError(f"label file {path} does not exist")
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, 1):
-            line = line.rstrip("\r\n")
+    lines = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise LabelError(f"{path}:{number}: not UTF-8 text (byte {exc.start + 1})") from None
             if line.strip():
-                yield number, line
+                lines.append((number, line))
+    if not lines:
+        raise LabelError(f"label file {path} has no labels (it is empty)")
+    return lines
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number")
+
+
+def _point(point, where: str) -> tuple[float, float]:
+    """``[x, y]`` as finite floats within MAX_COORDINATE; LabelError saying what is wrong otherwise."""
+    if not isinstance(point, (list, tuple)) or len(point) != 2:
+        raise LabelError(f"{where} must be [x, y], not {json.dumps(point)[:40]}")
+    for value in point:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise LabelError(f"{where} has a coordinate that is not a number: {json.dumps(value)[:40]}")
+        if abs(value) > MAX_COORDINATE or not math.isfinite(value):  # abs first: a huge int has no float
+            raise LabelError(f"{where} has a coordinate outside +-{MAX_COORDINATE}: {value}")
+    return float(point[0]), float(point[1])
 
 
 def read_det_labels(path: str) -> list[DetSample]:
@@ -57,24 +85,29 @@ def read_det_labels(path: str) -> list[DetSample]:
         if "\t" not in line:
             raise LabelError(f"{where}: expected 'image<TAB>json', found no tab")
         image, payload = line.split("\t", 1)
+        if not image:
+            raise LabelError(f"{where}: empty image path")
         try:
-            entries = json.loads(payload)
+            entries = json.loads(payload, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise LabelError(f"{where}: invalid JSON (nested too deeply)") from None
         except ValueError as exc:
-            raise LabelError(f"{where}: invalid JSON ({exc.msg})") from None
+            raise LabelError(f"{where}: invalid JSON ({getattr(exc, 'msg', exc)})") from None
         if not isinstance(entries, list):
             raise LabelError(f"{where}: expected a JSON list of boxes")
         boxes = []
         for k, entry in enumerate(entries):
             if not isinstance(entry, dict) or "points" not in entry or "transcription" not in entry:
                 raise LabelError(f"{where}: box {k} needs 'points' and 'transcription'")
-            points = entry["points"]
-            try:
-                pts = [(float(p[0]), float(p[1])) for p in points]
-            except (TypeError, ValueError, IndexError):
-                raise LabelError(f"{where}: box {k} has malformed points") from None
+            points, text = entry["points"], entry["transcription"]
+            if not isinstance(points, list):
+                raise LabelError(f"{where}: box {k} points must be a list of [x, y]")
+            pts = [_point(p, f"{where}: box {k} point {j}") for j, p in enumerate(points)]
             if len(pts) < 3:
                 raise LabelError(f"{where}: box {k} has {len(pts)} points; a polygon needs at least 3")
-            boxes.append(GtBox(pts, str(entry["transcription"])))
+            if not isinstance(text, str):
+                raise LabelError(f"{where}: box {k} transcription must be a string, not {json.dumps(text)[:40]}")
+            boxes.append(GtBox(pts, text))
         samples.append(DetSample(os.path.join(root, image), boxes))
     return samples
 

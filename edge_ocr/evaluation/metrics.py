@@ -4,6 +4,12 @@ Detection: one-to-one matching at IoU > 0.5, greedy in ground-truth order (the r
 a prediction lying more than 50% inside a don't-care region is ignored, and don't-care boxes are not positives.
 Polygons are clipped with Clipper on a 1/16-pixel integer grid: exact for the integer coordinates of labels
 and predictions.
+
+Degenerate polygons, as the protocol's reference treats them: a ground-truth polygon that is not simple
+(self-intersecting, traced twice, touching itself, zero area) is not scored. A prediction is always counted; its
+region is what it encloses under the non-zero winding rule (a bowtie is its two triangles, a polygon traced twice
+is covered once), so its area, every intersection and every IoU are those of real regions: IoU lies in [0, 1].
+A zero-area prediction matches nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyclipper
 
 from .labels import GtBox
@@ -29,26 +34,26 @@ def _path(points: Points) -> list[tuple[int, int]]:
     return [(int(round(x * _GRID)), int(round(y * _GRID))) for x, y in points]
 
 
-def _segments_cross(p1, p2, q1, q2) -> bool:
-    def orient(a, b, c):
-        return np.sign((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
+def _region(path: list[tuple[int, int]]) -> list:
+    """The polygons (outer rings and holes) that ``path`` encloses under the non-zero winding rule."""
+    if len(path) < 3:
+        return []
+    return pyclipper.SimplifyPolygon(path, pyclipper.PFT_NONZERO)
 
-    return orient(p1, p2, q1) * orient(p1, p2, q2) < 0 and orient(q1, q2, p1) * orient(q1, q2, p2) < 0
+
+def _area(paths: list) -> float:
+    return abs(sum(pyclipper.Area(p) for p in paths)) / _GRID**2  # holes come back with the opposite sign
 
 
 def is_simple_polygon(points: Points) -> bool:
-    """Non-zero area and no two non-adjacent edges crossing (self-intersecting labels are not scored)."""
-    pts = [tuple(p) for p in points]
-    n = len(pts)
-    if n < 3 or polygon_area(pts) <= 0:
-        return False
-    for i in range(n):
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue
-            if _segments_cross(pts[i], pts[(i + 1) % n], pts[j], pts[(j + 1) % n]):
-                return False
-    return True
+    """One ring, enclosing all of its traced area: not self-intersecting, not traced twice, not pinched, not flat.
+
+    Clipper resolves the polygon under the non-zero rule; a simple polygon comes back as one ring with the same
+    area as its shoelace area."""
+    path = _path(points)
+    region = _region(path)
+    traced = abs(pyclipper.Area(path)) if len(path) >= 3 else 0
+    return len(region) == 1 and traced > 0 and abs(pyclipper.Area(region[0])) == traced
 
 
 class Polygon:
@@ -58,8 +63,8 @@ class Polygon:
 
     def __init__(self, points: Points) -> None:
         self.points = [(float(x), float(y)) for x, y in points]
-        self.path = _path(self.points)
-        self.area = abs(pyclipper.Area(self.path)) / _GRID**2
+        self.path = _region(_path(self.points))  # the enclosed region's rings (one for a simple polygon)
+        self.area = _area(self.path)
         xs, ys = [p[0] for p in self.points], [p[1] for p in self.points]
         self.bbox = (min(xs), min(ys), max(xs), max(ys))
 
@@ -68,15 +73,15 @@ class Polygon:
         if a[0] >= b[2] or b[0] >= a[2] or a[1] >= b[3] or b[1] >= a[3] or self.area == 0 or other.area == 0:
             return 0.0  # disjoint boxes, or a degenerate (zero-area) polygon Clipper would refuse
         clipper = pyclipper.Pyclipper()
-        clipper.AddPath(self.path, pyclipper.PT_SUBJECT, True)
-        clipper.AddPath(other.path, pyclipper.PT_CLIP, True)
+        clipper.AddPaths(self.path, pyclipper.PT_SUBJECT, True)
+        clipper.AddPaths(other.path, pyclipper.PT_CLIP, True)
         parts = clipper.Execute(pyclipper.CT_INTERSECTION, pyclipper.PFT_NONZERO, pyclipper.PFT_NONZERO)
-        return sum(abs(pyclipper.Area(p)) for p in parts) / _GRID**2
+        return min(_area(parts), self.area, other.area)  # min: equal in exact arithmetic, never above either
 
     def iou(self, other: Polygon) -> float:
         inter = self.intersection(other)
         union = self.area + other.area - inter
-        return inter / union if union > 0 else 0.0
+        return min(1.0, inter / union) if union > 0 else 0.0
 
 
 def polygon_area(points: Points) -> float:
