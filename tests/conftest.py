@@ -112,6 +112,28 @@ def emulated_runtime() -> str:
         pytest.fail(f"{exc} (scripts/setup.sh builds it)")
 
 
+def word_crops(shared: str, count: int) -> list:
+    """The first ``count`` IC15 test word crops (BGR)."""
+    import cv2
+
+    folder = os.path.join(shared, "data", "ic15_rec", "test")
+    return [cv2.imread(os.path.join(folder, f"word_{i}.png")) for i in range(1, count + 1)]
+
+
+def run_as_nb(model_dir: str, batch, target: str, work: str):
+    """Convert an inference model with opt for ``target`` and run the ``.nb`` on ``batch``: on the x86 wheel, or
+    on Paddle Lite's aarch64 library under qemu. Returns (the .nb's output, Paddle Inference's on the same model)."""
+    from edge_ocr.engines.lite import LiteEngine, convert_to_nb
+    from edge_ocr.engines.paddle_inference import PaddleInferenceEngine
+
+    nb = convert_to_nb(model_dir, os.path.join(work, f"{os.path.basename(model_dir)}-{target}.nb"), target=target)
+    engine = LiteEngine(nb, threads=1, runtime="qemu" if target == "arm" else "wheel")
+    try:
+        return engine.run(batch), PaddleInferenceEngine(model_dir, threads=1).run(batch)
+    finally:
+        engine.close()
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run ``edge-ocr`` as a user would, in a subprocess."""
     full_env = {**os.environ, **(env or {})}

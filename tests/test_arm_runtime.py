@@ -9,31 +9,25 @@ from __future__ import annotations
 import logging
 import os
 
-import cv2
 import numpy as np
 import pytest
 
 from edge_ocr.engines.lite import LiteEngine, check_versions
 from edge_ocr.errors import ModelError
 from edge_ocr.rec import ctc_greedy_decode
-from tests.conftest import run_cli
-
-
-def _crops(shared: str, count: int) -> list[np.ndarray]:
-    folder = os.path.join(shared, "data", "ic15_rec", "test")
-    return [cv2.imread(os.path.join(folder, f"word_{i}.png")) for i in range(1, count + 1)]
+from tests.conftest import run_cli, word_crops
 
 
 @pytest.fixture(scope="module")
 def rec_batch(pipeline, shared):
     """The first recognizer batch built from 3 real word crops, as inference builds it."""
-    _, batch = next(iter(pipeline.recognizer.batches(_crops(shared, 3))))
+    _, batch = next(iter(pipeline.recognizer.batches(word_crops(shared, 3))))
     return batch
 
 
 @pytest.fixture(scope="module")
 def cls_batch(pipeline, shared):
-    _, batch = next(iter(pipeline.classifier.batches(_crops(shared, 4))))
+    _, batch = next(iter(pipeline.classifier.batches(word_crops(shared, 4))))
     return batch
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from quantize.train.rec import RecTrainConfig, train_rec
-from tests.conftest import label_subset
+from tests.conftest import label_subset, run_as_nb, word_crops
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,8 @@ def test_det_augment_keeps_polygons_with_the_image():
         assert out[cy, cx].mean() > 150  # the box still covers the bright text region
 
 
-def test_rec_qat_steps_and_an_export_opt_accepts(models_dir, tiny, tmp_path):
+def test_rec_qat_steps_and_an_export_arm_runs(models_dir, tiny, tmp_path, pipeline, shared,
+                                              emulated_runtime):
     from edge_ocr.engines.lite import convert_to_nb, inspect_nb
     from quantize.compress.program import op_counts
 
@@ -112,9 +113,14 @@ def test_rec_qat_steps_and_an_export_opt_accepts(models_dir, tiny, tmp_path):
     assert any("quantize" in op for op in op_counts(final))
     nb = convert_to_nb(final, str(tmp_path / "rec.nb"), target="arm")
     assert inspect_nb(nb).precision == "int8"
+    # and the int8 ARM .nb runs on Paddle Lite's aarch64 library (emulated) like its fake-quant program
+    _, batch = next(iter(pipeline.recognizer.batches(word_crops(shared, 2))))
+    arm, program = run_as_nb(final, batch, "arm", str(tmp_path))
+    assert arm.shape == program.shape and np.isfinite(arm).all()
+    assert (arm.argmax(-1) == program.argmax(-1)).mean() > 0.95
 
 
-def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_path):
+def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_path, emulated_runtime):
     """Exporting a QAT detector after training steps and evaluations (best checkpoints) once broke in Paddle's
     SOT translator; the exported model keeps a dynamic input and its fake-quant ops."""
     from edge_ocr.program import input_spec
@@ -127,6 +133,9 @@ def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_pa
     final = os.path.join(out, "final")
     assert input_spec(final)["shape"] == [-1, 3, -1, -1]
     assert any("quantize" in op for op in op_counts(final))
+    x = np.random.default_rng(0).uniform(-2, 2, (1, 3, 128, 160)).astype("float32")
+    arm, program = run_as_nb(final, x, "arm", str(tmp_path))  # int8 det on the ARM runtime, emulated
+    assert arm.shape == program.shape and np.isfinite(arm).all() and np.abs(arm - program).mean() < 0.01
 
 
 def test_cls_training_steps_export_and_resume(models_dir, tiny, tmp_path):

@@ -282,12 +282,13 @@ def convert_to_nb(
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         log = proc.stdout + proc.stderr
         if proc.returncode != 0 or not os.path.isfile(stem + ".nb"):
-            raise ModelError(f"paddle_lite_opt failed on {model_dir}: {_opt_reason(log)}")
+            raise ModelError(f"paddle_lite_opt failed on {model_dir}: {_opt_reason(log, proc.returncode)}")
         os.replace(stem + ".nb", out_nb)
     return out_nb
 
 
-def _opt_reason(log: str) -> str:
+def _opt_reason(log: str, returncode: int = 1) -> str:
+    """opt's own reason: an unsupported op, a fatal check, or how it died, never just its last progress line."""
     no_kernel = _NO_KERNEL.search(log)
     if no_kernel:
         return f"unsupported op {no_kernel.group(1)!r}: no kernel for it on this target ({no_kernel.group(0).strip()})"
@@ -296,8 +297,17 @@ def _opt_reason(log: str) -> str:
         line = unsupported.group(0).strip()
         name = _OP_NAME.search(line)
         return f"unsupported op {name.group(1)!r}: {line}" if name else line
-    errors = [ln.strip() for ln in log.splitlines() if "Error" in ln or "error" in ln or "Check failed" in ln]
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    # glog's fatal lines ("[F 11/26 ...] file.cc:44 Fn] reason") and failed checks carry the reason
+    fatal = [ln for ln in lines if ln.startswith(("[F ", "F1", "F0")) or "Check failed" in ln]
+    errors = fatal or [ln for ln in lines if "Error" in ln or "error" in ln]
     if errors:
         return errors[-1][:400]
-    tail = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    return tail[-1][:400] if tail else "no output"
+    if returncode < 0:
+        import signal
+
+        name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
+        after = f" after its line {lines[-1][:120]!r}" if lines else ""
+        return (f"opt crashed ({name}){after}: an op or pattern in this model that Paddle Lite's optimizer cannot "
+                "handle (re-export the network; see README 'Exporting trained networks')")
+    return lines[-1][:400] if lines else f"no output (exit {returncode})"

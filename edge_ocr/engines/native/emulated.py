@@ -65,12 +65,21 @@ def qemu_prefix(cpuinfo: str | None) -> str:
         return AARCH64_LIBC
     from ...models import default_cache_dir, sha256_file
 
-    prefix = os.path.join(default_cache_dir(), "qemu-prefix", sha256_file(cpuinfo)[:16])
+    prefix = os.path.join(default_cache_dir(), "qemu-prefix", "v2-" + sha256_file(cpuinfo)[:16])
     if not os.path.isfile(os.path.join(prefix, "proc", "cpuinfo")):
         os.makedirs(os.path.dirname(prefix), exist_ok=True)
         work = tempfile.mkdtemp(prefix=".prefix-", dir=os.path.dirname(prefix))
         os.makedirs(os.path.join(work, "proc"))
         shutil.copyfile(cpuinfo, os.path.join(work, "proc", "cpuinfo"))
+        # the listed cores online, as on a board: without these Paddle Lite logs "CPU id:0 is offline" and stops
+        # binding threads
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            cores = sum(1 for line in handle if line.startswith("processor"))
+        for core in range(max(cores, 1)):
+            folder = os.path.join(work, "sys", "devices", "system", "cpu", f"cpu{core}")
+            os.makedirs(folder)
+            with open(os.path.join(folder, "online"), "w") as handle:
+                handle.write("1\n")
         os.symlink(os.path.join(AARCH64_LIBC, "lib"), os.path.join(work, "lib"))
         try:
             os.rename(work, prefix)
