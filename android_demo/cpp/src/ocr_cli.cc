@@ -1,6 +1,7 @@
 // ARM Linux / Raspberry Pi command line on the same core:
 //   edge_ocr_cli BUNDLE_DIR IMAGE [--threads N] [--power-mode 0..3] [--no-cls] [--force]
 // prints JSON: {"image", "lines": [{"box", "text", "score"}], "timings_ms": {"det", "cls", "rec", "total"}}.
+// A bundle written by another opt release than the library's is refused unless --force (CheckOptVersion).
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -22,6 +23,10 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--power-mode") && i + 1 < argc) power_mode = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--no-cls")) use_cls = false;
     else if (!std::strcmp(argv[i], "--force")) force = true;
+    else {
+      std::cerr << "edge_ocr_cli: error: unknown or incomplete option " << argv[i] << "\n";
+      return 2;
+    }
   }
   try {
     edge_ocr::Manifest m = edge_ocr::LoadManifest(argv[1]);
@@ -29,7 +34,8 @@ int main(int argc, char** argv) {
     cv::Mat image = cv::imread(argv[2], cv::IMREAD_COLOR);
     if (image.empty()) throw std::runtime_error(std::string(argv[2]) + ": not an image or unreadable");
     auto det = std::make_shared<edge_ocr::PaddleLiteEngine>(m.det_file, threads, power_mode);
-    edge_ocr::CheckOptVersion(m, det->Version(), force);
+    const std::string warning = edge_ocr::CheckOptVersion(m, det->Version(), force);
+    if (!warning.empty()) std::cerr << "edge_ocr_cli: warning: " << warning << "\n";
     std::shared_ptr<edge_ocr::Engine> cls;
     if (m.params.use_cls) cls = std::make_shared<edge_ocr::PaddleLiteEngine>(m.cls_file, threads, power_mode);
     auto rec = std::make_shared<edge_ocr::PaddleLiteEngine>(m.rec_file, threads, power_mode);

@@ -1,9 +1,12 @@
 #include "ocr_core.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <numeric>
 #include <stdexcept>
 
@@ -73,12 +76,46 @@ Manifest LoadManifest(const std::string& bundle_dir) {
   return out;
 }
 
-void CheckOptVersion(const Manifest& manifest, const std::string& runtime_version, bool force) {
-  auto strip = [](std::string v) { return (!v.empty() && v[0] == 'v') ? v.substr(1) : v; };
-  if (!force && strip(manifest.opt_version) != strip(runtime_version)) {
-    throw std::runtime_error("bundle converted by opt " + manifest.opt_version + " but this Paddle Lite is " +
-                             runtime_version + ": re-export it with the matching opt, or pass --force");
-  }
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+
+// "major.minor" of "v2.13-rc", "2.13rc0" or "v2.13.1"; "" when the text does not start with a release number.
+std::string Release(const std::string& version) {
+  size_t i = (!version.empty() && version[0] == 'v') ? 1 : 0;
+  const size_t major = i;
+  while (i < version.size() && IsDigit(version[i])) ++i;
+  if (i == major || i == version.size() || version[i] != '.') return "";
+  const size_t minor = ++i;
+  while (i < version.size() && IsDigit(version[i])) ++i;
+  return i == minor ? "" : version.substr(major, i - major);
+}
+
+bool IsCommit(const std::string& version) {
+  return version.size() >= 7 && version.size() <= 40 && std::all_of(version.begin(), version.end(), [](char c) {
+           const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+           return IsDigit(lower) || (lower >= 'a' && lower <= 'f');
+         });
+}
+
+}  // namespace
+
+std::string CheckOptVersion(const Manifest& manifest, const std::string& runtime_version, bool force) {
+  std::string runtime = runtime_version;
+  runtime.erase(0, runtime.find_first_not_of(" \t\r\n"));
+  runtime.erase(runtime.find_last_not_of(" \t\r\n") + 1);
+  if (runtime.empty()) return "";
+  if (IsCommit(runtime))
+    return "Paddle Lite runtime " + runtime + " is a commit, not a release: cannot check it against opt " +
+           manifest.opt_version;
+  const std::string built = Release(manifest.opt_version), running = Release(runtime);
+  if (built.empty() || running.empty() || built == running) return "";
+  const std::string message = "the bundle was written by opt " + manifest.opt_version + " (release " + built +
+                              ") but this Paddle Lite runtime is " + runtime + " (release " + running +
+                              "): re-export it with the runtime's opt, or pass --force to try anyway";
+  if (!force) throw std::runtime_error(message);
+  return message;
 }
 
 // ------------------------------------------------------------------------------------------- .nb structure
@@ -173,6 +210,65 @@ void CheckNbFile(const std::string& path) {
   if (reader.pos != length)
     throw std::runtime_error(damaged + std::to_string(length - reader.pos) + " bytes after the last of its " +
                              std::to_string(count) + " params)");
+}
+
+namespace {
+
+// Matches inspect_nb's kernel key `[a-z][a-z0-9_]*/[A-Za-z0-9_]+/\d{1,2}/\d{1,2}/\d{1,2}` at data[i]: on success sets
+// the target number (Paddle Lite's TargetType) and the end of the match.
+bool MatchKernelKey(const std::string& data, size_t i, int* target, size_t* end) {
+  const size_t n = data.size();
+  auto word = [](char c) { return IsLower(c) || IsDigit(c) || c == '_' || (c >= 'A' && c <= 'Z'); };
+  if (i >= n || !IsLower(data[i])) return false;
+  while (i < n && (IsLower(data[i]) || IsDigit(data[i]) || data[i] == '_')) ++i;
+  if (i == n || data[i] != '/') return false;
+  const size_t alias = ++i;
+  while (i < n && word(data[i])) ++i;
+  if (i == alias || i == n || data[i] != '/') return false;
+  int numbers[3] = {0, 0, 0};  // target, precision, layout
+  for (int k = 0; k < 3; ++k) {
+    const size_t start = ++i;  // past the '/'
+    while (i < n && i - start < 2 && IsDigit(data[i])) numbers[k] = numbers[k] * 10 + (data[i++] - '0');
+    if (i == start || (k < 2 && (i == n || data[i] != '/'))) return false;
+  }
+  *target = numbers[0];
+  *end = i;
+  return true;
+}
+
+}  // namespace
+
+void CheckNbTarget(const std::string& path, const std::string& runtime_target) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw std::runtime_error("cannot read Paddle Lite model " + path);
+  const std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  // Paddle Lite's TargetType numbers (lite/api/paddle_place.h); host and any kernels run everywhere.
+  const std::map<int, std::string> names{{2, "x86"}, {3, "cuda"}, {4, "arm"}, {5, "opencl"}, {17, "metal"},
+                                         {18, "nnadapter"}};
+  std::map<std::string, size_t> kernels;
+  int target = 0;
+  for (size_t i = 0, end = 0; i < data.size();) {
+    if (!MatchKernelKey(data, i, &target, &end)) {
+      ++i;
+      continue;
+    }
+    if (target != 1 && target != 6) {
+      const auto name = names.find(target);
+      ++kernels[name == names.end() ? "target" + std::to_string(target) : name->second];
+    }
+    i = end;
+  }
+  if (kernels.empty()) return;
+  const auto most = std::max_element(kernels.begin(), kernels.end(),
+                                     [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (most->first == runtime_target) return;
+  auto upper = [](std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::toupper(c); });
+    return text;
+  };
+  throw std::runtime_error(path + " was built for " + upper(most->first) + " (opt --valid_targets=" + most->first +
+                           "); this " + upper(runtime_target) + " Paddle Lite runtime runs " + runtime_target +
+                           " models: export the bundle with --target " + runtime_target);
 }
 
 std::vector<std::string> LoadCharset(const std::string& path, bool use_space_char) {

@@ -9,8 +9,16 @@ namespace edge_ocr {
 using paddle::lite_api::MobileConfig;
 using paddle::lite_api::PowerMode;
 
+// The hardware target of the Paddle Lite library this file is built against.
+#if defined(__aarch64__) || defined(__arm__)
+constexpr const char* kRuntimeTarget = "arm";
+#else
+constexpr const char* kRuntimeTarget = "x86";
+#endif
+
 PaddleLiteEngine::PaddleLiteEngine(const std::string& nb_path, int threads, int power_mode) {
   CheckNbFile(nb_path);  // Paddle Lite aborts the process on a truncated file: refuse it here instead
+  CheckNbTarget(nb_path, kRuntimeTarget);
   MobileConfig config;
   config.set_model_from_file(nb_path);
   config.set_threads(threads);

@@ -91,14 +91,21 @@ int main(int argc, char** argv) {
   edge_ocr::Manifest manifest = edge_ocr::LoadManifest(golden);
   auto charset = edge_ocr::LoadCharset(golden + "/" + manifest.dictionary_file.substr(golden.size() + 1),
                                        manifest.params.use_space_char);
+  // The version rule (check_versions in edge_ocr/engines/lite.py): same major.minor passes, a commit warns, any other
+  // release is refused unless forced.
+  edge_ocr::Manifest v213 = manifest;
+  v213.opt_version = "v2.13-rc";
   try {
-    edge_ocr::CheckOptVersion(manifest, "v0.0-other", false);
-    fail("opt version check accepted a mismatched runtime");
+    edge_ocr::CheckOptVersion(v213, "v2.12", false);
+    fail("opt version check accepted runtime v2.12 for opt v2.13-rc");
   } catch (const std::runtime_error&) {
     ++passed;
   }
-  edge_ocr::CheckOptVersion(manifest, manifest.opt_version, false);
-  edge_ocr::CheckOptVersion(manifest, "v0.0-other", true);
+  for (const char* same : {"v2.13-rc", "2.13rc0", "v2.13.1", "v2.13"})
+    if (!edge_ocr::CheckOptVersion(v213, same, false).empty()) fail(std::string("warned for runtime ") + same);
+  if (edge_ocr::CheckOptVersion(v213, "044ba5b", false).find("is a commit") == std::string::npos)
+    fail("no warning for a runtime that is a commit");
+  if (edge_ocr::CheckOptVersion(v213, "v2.12", true).empty()) fail("a forced mismatch gave no warning");
 
   nlohmann::json index;
   std::ifstream(golden + "/cases.json") >> index;
