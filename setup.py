@@ -25,7 +25,7 @@ setup(
             "requests",  # paddleslim imports it without declaring it
             "matplotlib>=3.5",
         ],
-        "test": ["pytest>=7", "ruff>=0.4"],
+        "test": ["pytest>=7", "ruff>=0.4", "hypothesis>=6.100"],  # hypothesis: tests/test_properties.py
     },
     entry_points={"console_scripts": ["edge-ocr=edge_ocr.cli:main"]},
 )

@@ -133,52 +133,52 @@ def corpus(folder: str) -> list[tuple[str, str, str]]:
 
     mp64 = np.zeros((8000, 8000, 3), np.uint8)
     mp64[3000:3400, 1000:6000] = 255
-    add("png-8000x8000-rgb", ".png", "64 MP RGB PNG (at the pixel limit)",
-        lambda p: encoded(p, mp64, (cv2.IMWRITE_PNG_COMPRESSION, 1)))
-    add("png-8000x8000-rgba16", ".png", "64 MP 16-bit RGBA PNG (512 MB with alpha and depth)",
-        lambda p: encoded(p, np.zeros((8000, 8000, 4), np.uint16), (cv2.IMWRITE_PNG_COMPRESSION, 1)))
-    add("png-8000x8000-rgba", ".png", "64 MP 8-bit RGBA PNG (alpha composited)",
-        lambda p: encoded(p, np.zeros((8000, 8000, 4), np.uint8), (cv2.IMWRITE_PNG_COMPRESSION, 1)))
+    png_fast, webp_low, progressive = (cv2.IMWRITE_PNG_COMPRESSION, 1), (cv2.IMWRITE_WEBP_QUALITY, 1), \
+        (cv2.IMWRITE_JPEG_PROGRESSIVE, 1)
+    # Real encodings: (name, extension, what, image shape or the 64 MP picture, dtype, imencode parameters).
+    encodings = [
+        ("png-8000x8000-rgb", ".png", "64 MP RGB PNG (at the pixel limit)", None, None, png_fast),
+        ("png-8000x8000-rgba16", ".png", "64 MP 16-bit RGBA PNG (512 MB with alpha and depth)", (8000, 8000, 4),
+         np.uint16, png_fast),
+        ("png-8000x8000-rgba", ".png", "64 MP 8-bit RGBA PNG (alpha composited)", (8000, 8000, 4), np.uint8, png_fast),
+        ("tiff-8000x8000-rgb16", ".tif", "64 MP 16-bit RGB TIFF (decoded straight to 8-bit)", (8000, 8000, 3),
+         np.uint16, ()),
+        ("tiff-8000x8000-float", ".tif", "64 MP float RGB TIFF (768 MB unconverted)", (8000, 8000, 3), np.float32, ()),
+        ("webp-16000x16000", ".webp", "256 MP WebP of one colour", (16000, 16000, 3), np.uint8, webp_low),
+        ("webp-8000x8000", ".webp", "64 MP WebP", None, None, (cv2.IMWRITE_WEBP_QUALITY, 50)),
+        ("jpeg-8000x8000", ".jpg", "64 MP baseline JPEG", None, None, ()),
+        ("jpeg-8000x8000-progressive", ".jpg", "64 MP progressive JPEG (full-size coefficient buffers)", None, None,
+         progressive),
+        ("jpeg-16000x12000-progressive", ".jpg", "192 MP progressive JPEG", (12000, 16000, 3), np.uint8, progressive),
+        ("jpeg-20000x20000", ".jpg", "400 MP baseline JPEG (decoded at 1/4)", (20000, 20000, 3), np.uint8,
+         (cv2.IMWRITE_JPEG_QUALITY, 30)),
+        ("jp2-6000x6000", ".jp2", "36 MP JPEG 2000 (OpenJPEG holds int32 planes)", (6000, 6000, 3), np.uint8, ()),
+        ("bmp-8000x8000", ".bmp", "64 MP uncompressed BMP (192 MB file)", None, None, ()),
+        ("bmp-9500x9500-rgba", ".bmp", "90 MP 32-bit BMP (344 MB file, above the byte limit)", (9500, 9500, 4),
+         np.uint8, ()),
+        ("pgm-8000x8000-16bit", ".pgm", "64 MP 16-bit PGM (128 MB file)", (8000, 8000), np.uint16, ()),
+        ("pfm-4000x4000", ".pfm", "16 MP float PFM (192 MB file)", (4000, 4000, 3), np.float32, ()),
+        ("hdr-4000x4000", ".hdr", "16 MP Radiance HDR", (4000, 4000, 3), np.float32, ()),
+        ("sun-8000x8000", ".ras", "64 MP Sun raster", None, None, ()),
+    ]
+    for name, ext, what, shape, dtype, params in encodings:
+        add(name, ext, what, lambda p, s=shape, d=dtype, k=params: encoded(p, mp64 if s is None else np.zeros(s, d), k))
+    # Crafted streams and headers that lie: sizes no real encoding here could hold in memory.
     add("png-30000x30000-bomb", ".png", "900 MP PNG of zeros, ~1 MB", lambda p: crafted_png(p, 30000, 30000))
     add("png-65535x65535-lie", ".png", "PNG header claiming 4.3 GP, 200 rows of data",
         lambda p: crafted_png(p, 65535, 65535, rows=200))
     add("tiff-30000x30000-bomb", ".tif", "900 MP deflate TIFF, ~1 MB", lambda p: crafted_tiff(p, 30000, 30000))
     add("tiff-1x1100000", ".tif", "1 x 1,100,000 TIFF (past OpenCV's 2^20 side)", lambda p: crafted_tiff(p, 1, 1100000))
-    add("tiff-8000x8000-rgb16", ".tif", "64 MP 16-bit RGB TIFF (decoded straight to 8-bit)",
-        lambda p: encoded(p, np.zeros((8000, 8000, 3), np.uint16)))
-    add("tiff-8000x8000-float", ".tif", "64 MP float32 RGB TIFF (768 MB unconverted)",
-        lambda p: encoded(p, np.zeros((8000, 8000, 3), np.float32)))
-    add("webp-16000x16000", ".webp", "256 MP WebP of one colour, ~10 KB",
-        lambda p: encoded(p, np.zeros((16000, 16000, 3), np.uint8), (cv2.IMWRITE_WEBP_QUALITY, 1)))
-    add("webp-8000x8000", ".webp", "64 MP WebP", lambda p: encoded(p, mp64, (cv2.IMWRITE_WEBP_QUALITY, 50)))
-    add("jpeg-8000x8000", ".jpg", "64 MP baseline JPEG", lambda p: encoded(p, mp64))
-    add("jpeg-8000x8000-progressive", ".jpg", "64 MP progressive JPEG (full-size coefficient buffers)",
-        lambda p: encoded(p, mp64, (cv2.IMWRITE_JPEG_PROGRESSIVE, 1)))
-    add("jpeg-16000x12000-progressive", ".jpg", "192 MP progressive JPEG",
-        lambda p: encoded(p, np.zeros((12000, 16000, 3), np.uint8), (cv2.IMWRITE_JPEG_PROGRESSIVE, 1)))
-    add("jpeg-20000x20000", ".jpg", "400 MP baseline JPEG (decoded at 1/4)",
-        lambda p: encoded(p, np.zeros((20000, 20000, 3), np.uint8), (cv2.IMWRITE_JPEG_QUALITY, 30)))
     add("jpeg-16000x6000-exif6", ".jpg", "96 MP JPEG, EXIF orientation 6 (decoded at 1/2, rotated)",
         lambda p: exif_jpeg(p, 16000, 6000, 6))
     add("jpeg-50000x50000-lie", ".jpg", "JPEG header claiming 2.5 GP, 1 KB of data",
         lambda p: jpeg_with_size(p, 50000, 50000))
     add("jpeg-65500x65500-lie", ".jpg", "JPEG header claiming 4.3 GP (too large even at 1/8)",
         lambda p: jpeg_with_size(p, 65500, 65500))
-    add("jp2-6000x6000", ".jp2", "36 MP JPEG 2000 (OpenJPEG holds int32 planes)",
-        lambda p: encoded(p, np.zeros((6000, 6000, 3), np.uint8)))
-    add("bmp-8000x8000", ".bmp", "64 MP uncompressed BMP (192 MB file)", lambda p: encoded(p, mp64))
-    add("bmp-9500x9500-rgba", ".bmp", "90 MP 32-bit BMP (344 MB file, above the byte limit)",
-        lambda p: encoded(p, np.zeros((9500, 9500, 4), np.uint8)))
-    add("pgm-8000x8000-16bit", ".pgm", "64 MP 16-bit PGM (128 MB file)",
-        lambda p: encoded(p, np.zeros((8000, 8000), np.uint16)))
     add("pam-100000x100000-lie", ".pam", "PAM header claiming 10 GP",
         lambda p: text_header(p, b"P7\nWIDTH 100000\nHEIGHT 100000\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n"))
-    add("pfm-4000x4000", ".pfm", "16 MP float PFM (192 MB file)",
-        lambda p: encoded(p, np.zeros((4000, 4000, 3), np.float32)))
     add("hdr-30000x30000-lie", ".hdr", "Radiance HDR header claiming 900 MP",
         lambda p: text_header(p, b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 30000 +X 30000\n"))
-    add("hdr-4000x4000", ".hdr", "16 MP Radiance HDR", lambda p: encoded(p, np.zeros((4000, 4000, 3), np.float32)))
-    add("sun-8000x8000", ".ras", "64 MP Sun raster", lambda p: encoded(p, mp64))
     add("garbage-10MB", ".png", "10 MB of random bytes named .png",
         lambda p: open(p, "wb").write(np.random.default_rng(0).bytes(10 << 20)))
     add("fifo", ".jpg", "a FIFO named .jpg (nobody writes to it)", os.mkfifo)

@@ -25,8 +25,9 @@ def reading_order(boxes: np.ndarray | list[np.ndarray], same_line_px: float = 10
 def crop_text_line(image: np.ndarray, box: np.ndarray, rotate_ratio: float = 1.5) -> np.ndarray:
     """Warp the quadrilateral ``box`` to an upright rectangle; rotate it 90 degrees if it is tall (vertical text)."""
     points = np.asarray(box, dtype=np.float32)
-    width = int(max(np.linalg.norm(points[0] - points[1]), np.linalg.norm(points[2] - points[3])))
-    height = int(max(np.linalg.norm(points[0] - points[3]), np.linalg.norm(points[1] - points[2])))
+    # At least 1 px: a size of 0 would make OpenCV warp to the whole image's size instead.
+    width = max(1, int(max(np.linalg.norm(points[0] - points[1]), np.linalg.norm(points[2] - points[3]))))
+    height = max(1, int(max(np.linalg.norm(points[0] - points[3]), np.linalg.norm(points[1] - points[2]))))
     target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
     matrix = cv2.getPerspectiveTransform(points, target)
     crop = cv2.warpPerspective(

@@ -19,12 +19,14 @@ The bounds, in order (README, "Bad input"):
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import re
 import stat
 import struct
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -127,12 +129,23 @@ def _text_header(data: bytes) -> ImageHeader | None:
     return None
 
 
+_WARNINGS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _silenced(category: type[Warning]):
+    """Ignore ``category`` warnings in this block. ``catch_warnings`` swaps the process-wide filter list, so the
+    blocks of the pipeline's worker threads take turns instead of restoring each other's lists."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", category)
+        yield
+
+
 def _pillow_header(data: bytes) -> ImageHeader | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _silenced(Image.DecompressionBombWarning):  # above 89 MP: refused below, with the reason
             with Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS) as picture:
                 width, height = picture.size
                 channels, sample_bytes = _MODE_LAYOUT.get(picture.mode, (1, 2) if "16" in picture.mode else (4, 4))
@@ -156,7 +169,8 @@ def _tiff_header(data: bytes) -> ImageHeader | None:
         directory = TiffImagePlugin.ImageFileDirectory_v2(ifh=data[:16] if data[2] == 43 else data[:8])
         stream = io.BytesIO(data)
         stream.seek(directory.next)
-        directory.load(stream)
+        with _silenced(UserWarning):  # "Corrupt EXIF data": a damaged file is refused below, not warned about
+            directory.load(stream)
         width, height = int(directory[256]), int(directory[257])
         bits = directory.get(258, (1,))
         bits = max(bits) if isinstance(bits, tuple) and bits else int(bits or 1)
@@ -199,9 +213,8 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
         raise ImageError(f"unsupported pixel type {image.dtype}")
     peak = 1.0
     if image.dtype.kind == "f":
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN band
-            peaks = [float(np.nanmax(image[rows])) for rows in _bands(len(image), image[0].nbytes)]
+        # fmax skips NaN (an all-NaN band gives NaN, without nanmax's warning)
+        peaks = [float(np.fmax.reduce(image[rows], axis=None)) for rows in _bands(len(image), image[0].nbytes)]
         peak = max((p for p in peaks if np.isfinite(p)), default=1.0)
     out = np.empty(image.shape[:2] + (3,), np.uint8)
     for rows in _bands(len(image), image[0].nbytes):
