@@ -95,3 +95,30 @@ def test_bench_names_an_arm_cpu_from_its_cpuinfo(shared):
         assert _arm_cpu(handle.read()).endswith("(Cortex-A72)")
     assert _arm_cpu("processor\t: 0\nCPU part\t: 0xd0b\n") == "Cortex-A76"
     assert _arm_cpu("flags\t: fpu avx2\n") == ""
+
+
+def test_int8_arm_bundle_on_the_emulated_pi_reads_like_its_quantized_models(emulated_pi, int8_arm_bundle, quantized,
+                                                                             img11, tmp_path):
+    from edge_ocr import OCRPipeline
+
+    out = tmp_path / "pi.json"
+    proc = subprocess.run([emulated_pi, "predict", "--bundle", int8_arm_bundle, img11, "--json", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=1200)
+    assert proc.returncode == 0, _tail(proc.stdout + proc.stderr)
+    pi_texts = [line["text"] for line in json.loads(out.read_text())[0]["lines"]]
+    # the quantized inference models the bundle was exported from, run by Paddle Inference on x86
+    simulated = OCRPipeline.from_models(quantized, engine="paddle", threads=1)
+    assert pi_texts == [line.text for line in simulated.ocr_file(img11).lines]
+    assert pi_texts == ["BEWARE OF", "MAINTENANCE", "VEHICLES"]
+
+
+def test_bench_on_the_emulated_pi_writes_a_report_marked_emulated(emulated_pi, arm_bundle, test_images, tmp_path):
+    proc = subprocess.run([emulated_pi, "bench", "--images", test_images, "--engines", "--bundle", f"arm={arm_bundle}",
+                           "--limit", "2", "--warmup", "0", "--repeats", "1", "--threads", "1",
+                           "--out-dir", str(tmp_path), "--name", "pi"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=1800)
+    assert proc.returncode == 0, _tail(proc.stdout + proc.stderr)
+    report = json.loads((tmp_path / "pi.json").read_text())
+    assert report["machine"]["arch"] == "aarch64" and report["machine"]["emulated"]
+    assert [(row["name"], row["images"]) for row in report["results"]] == [("arm", 2)]
+    assert "**Emulated" in (tmp_path / "pi.md").read_text()
