@@ -6,7 +6,7 @@ setup(
     description="PP-OCRv2 from FP32 models to small, fast, verified Paddle Lite bundles for phones and ARM boards",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.8,<3.11",
+    python_requires=">=3.8,<3.12",
     packages=find_packages(include=["edge_ocr", "edge_ocr.*", "quantize", "quantize.*", "export", "export.*"]),
     install_requires=[
         "numpy>=1.21,<2",
