@@ -117,3 +117,28 @@ def test_opt_failures_give_opts_reason():
     fatal = ("1. Model is successfully loaded!\n"
              "[F 11/26 13:50:01 fill_constant_op.cc:44 InferShapeImpl] no valid out_shape")
     assert _opt_reason(fatal, -6).endswith("no valid out_shape")
+
+
+def test_lstm_input_factored_exactly_at_full_rank_and_runs_on_arm(models_dir, tmp_path, emulated_runtime):
+    import paddle
+
+    from quantize.nets.export import save_inference_model
+    from quantize.nets.rec_lcnet_crnn import factor_lstm_input
+    from quantize.nets.registry import load_official
+    from tests.conftest import run_as_nb
+
+    net = load_official("rec", models_dir)
+    net.eval()
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 32, 160)).astype("float32")
+    reference = net(paddle.to_tensor(x)).numpy()
+    exact = factor_lstm_input(net, 512)
+    exact.eval()
+    assert np.abs(exact(paddle.to_tensor(x)).numpy() - reference).max() < 1e-5  # SVD at full rank: the same network
+    small = factor_lstm_input(net, 128)
+    small.eval()
+    assert small.lstm.weight_ih_l0.shape == [256, 128] and small.lstm_input.weight.shape == [512, 128]
+    # the factored network exports, and Paddle Lite's ARM runtime runs it: Linear (matmul) + rnn with 128 inputs
+    saved = save_inference_model(small, str(tmp_path / "rec"), [None, 3, 32, None])
+    arm, program = run_as_nb(saved, x, "arm", str(tmp_path))
+    assert np.abs(program - small(paddle.to_tensor(x)).numpy()).max() < 1e-5
+    assert np.abs(arm - program).max() < 1e-4

@@ -89,19 +89,60 @@ def zero_states(sequence, layers: int, directions: int, hidden: int):
 
 
 class RecCRNN(nn.Layer):
-    def __init__(self, num_classes: int = NUM_CLASSES):
+    """``lstm_input_rank``: when set, the first LSTM layer's input projection (2 directions × 4·64 × 512 weights, two
+    thirds of the FP32 LSTM) is factored through a shared rank-r Linear outside the ``rnn`` op, which int8 kernels
+    can hold (Paddle Lite has no int8 ``rnn``); the ``rnn`` op then keeps only 2 × 256 × r of it in FP32. See
+    ``factor_lstm_input``."""
+
+    def __init__(self, num_classes: int = NUM_CLASSES, lstm_input_rank: int | None = None):
         super().__init__()
         self.backbone = RecBackbone()
-        self.lstm = nn.LSTM(self.backbone.out_channels, LSTM_HIDDEN, num_layers=2, direction="bidirect")
+        channels = self.backbone.out_channels
+        self.lstm_input = nn.Linear(channels, lstm_input_rank, bias_attr=False) if lstm_input_rank else None
+        self.lstm = nn.LSTM(lstm_input_rank or channels, LSTM_HIDDEN, num_layers=2, direction="bidirect")
         self.fc_mid = nn.Linear(2 * LSTM_HIDDEN, MID_CHANNELS)
         self.fc = nn.Linear(MID_CHANNELS, num_classes)
 
     def forward(self, x, return_features: bool = False):
         features = self.backbone(x)  # N x C x 1 x W/4
         sequence = paddle.transpose(paddle.squeeze(features, axis=2), [0, 2, 1])  # N x T x C
+        if self.lstm_input is not None:
+            sequence = self.lstm_input(sequence)  # N x T x r
         states = zero_states(sequence, self.lstm.num_layers, self.lstm.num_directions, self.lstm.hidden_size)
         encoded, _ = self.lstm(sequence, states)
         mid = self.fc_mid(encoded)  # the features enhanced CTC pulls towards class centres
         logits = self.fc(mid)
         out = logits if self.training else F.softmax(logits, axis=2)
         return (out, features, mid) if return_features else out
+
+
+def factor_lstm_input(net: RecCRNN, rank: int) -> RecCRNN:
+    """A copy of ``net`` whose first LSTM layer's input projection is factored by SVD to ``rank``.
+
+    Both directions' input weights, stacked (512 × 512), are ``U S Vᵀ``: the shared Linear holds ``√S Vᵀ`` (the
+    square roots balance the two factors' ranges for int8) and each direction's ``rnn`` input weights the matching
+    rows of ``U √S``. Exact at rank 512 (up to rounding); below it, the truncated singular values are the error.
+    """
+    import numpy as np
+
+    if net.lstm_input is not None:
+        raise ValueError("the network's LSTM input is already factored")
+    factored = RecCRNN(net.fc.weight.shape[1], lstm_input_rank=rank)
+    # parameters and buffers once each (a state_dict lists every LSTM tensor under two names)
+    state = {k: v.numpy() for k, v in [*net.named_parameters(), *net.named_buffers()] if v.persistable}
+    forward, backward = state.pop("lstm.weight_ih_l0"), state.pop("lstm.weight_ih_l0_reverse")
+    stacked = np.concatenate([forward, backward]).astype(np.float64)  # 2·4H × C
+    u, s, vt = np.linalg.svd(stacked, full_matrices=False)
+    root = np.sqrt(s[:rank])
+    left = u[:, :rank] * root  # 2·4H × r
+    state["lstm_input.weight"] = (vt[:rank].T * root).astype(np.float32)  # C × r (paddle Linear: in × out)
+    state["lstm.weight_ih_l0"] = left[: forward.shape[0]].astype(np.float32)
+    state["lstm.weight_ih_l0_reverse"] = left[forward.shape[0] :].astype(np.float32)
+    target = {k: v for k, v in [*factored.named_parameters(), *factored.named_buffers()] if v.persistable}
+    for name, value in state.items():
+        if name in target:
+            target[name].set_value(value)
+    missing = [name for name in target if name not in state]
+    if missing:
+        raise ValueError(f"factor_lstm_input: no value for {', '.join(missing)}")
+    return factored

@@ -1,0 +1,104 @@
+"""The recognizer's first LSTM input projection factored through a rank-r Linear (``factor_lstm_input``): what each
+rank costs before any training, and how many bytes it moves from the FP32 ``rnn`` op to an int8-able Linear.
+
+    python benchmarks/lstm_lowrank.py [--ranks 512 256 192 128 96 64] [--crops 300] [--labels REC_LABELS ...]
+
+Accuracy: exact word accuracy of the dygraph network on each label file's last ``--crops`` lines (the train split's
+tail, never the test set), against the unfactored network on the same crops. Writes
+benchmarks/results/lstm-lowrank.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from edge_ocr.atomic import write_json, write_text  # noqa: E402
+from edge_ocr.config import RecParams  # noqa: E402
+from edge_ocr.evaluation.labels import read_rec_labels  # noqa: E402
+from edge_ocr.rec import TextRecognizer  # noqa: E402
+
+SHARED = os.environ.get("EDGE_OCR_SHARED", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                         "..", "shared"))
+HIDDEN4 = 256  # 4 gates × 64
+
+
+class DygraphEngine:
+    name = "dygraph"
+
+    def __init__(self, net) -> None:
+        self.net, self.model_path = net, "dygraph"
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        import paddle
+
+        with paddle.no_grad():
+            return self.net(paddle.to_tensor(batch)).numpy()
+
+
+def accuracy(net, samples, dictionary: str) -> float:
+    recognizer = TextRecognizer(DygraphEngine(net), dictionary, RecParams())
+    crops = [cv2.imread(s.image) for s in samples]
+    texts = [text for text, _ in recognizer(crops)]
+    return float(np.mean([t == s.text for t, s in zip(texts, samples)]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=os.path.join(SHARED, "models", "ppocrv2"))
+    parser.add_argument("--labels", nargs="+", default=[os.path.join(SHARED, "data", "ic15_rec", "rec_gt_train.txt")])
+    parser.add_argument("--ranks", nargs="+", type=int, default=[512, 256, 192, 128, 96, 64])
+    parser.add_argument("--crops", type=int, default=300)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                                                      "lstm-lowrank"))
+    args = parser.parse_args()
+
+    from edge_ocr.models import resolve_models
+    from quantize.nets.rec_lcnet_crnn import factor_lstm_input
+    from quantize.nets.registry import load_official
+
+    dictionary = resolve_models(args.models).dictionary
+    net = load_official("rec", args.models)
+    net.eval()
+    sets = {os.path.basename(path): read_rec_labels(path)[-args.crops:] for path in args.labels}
+    rows = []
+    for rank in [None, *args.ranks]:
+        start = time.perf_counter()
+        model = net if rank is None else factor_lstm_input(net, rank)
+        model.eval()
+        channels = 512
+        rnn_input_fp32 = 2 * HIDDEN4 * (rank or channels)
+        row = {"rank": rank, "rnn_input_weights_fp32": rnn_input_fp32,
+               "linear_weights_int8": channels * rank if rank else 0,
+               "bytes": 4 * rnn_input_fp32 + (channels * rank if rank else 0),
+               "accuracy": {name: accuracy(model, samples, dictionary) for name, samples in sets.items()},
+               "seconds": round(time.perf_counter() - start, 1)}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    report = {"command": "python benchmarks/lstm_lowrank.py " + " ".join(sys.argv[1:]), "crops": args.crops,
+              "labels": args.labels, "rows": rows,
+              "note": "dygraph FP32, no training: the error of the truncated SVD alone"}
+    write_json(args.out + ".json", report)
+    base = rows[0]["bytes"]
+    lines = ["# LSTM input projection, factored (no training)", "", f"`{report['command']}`", "",
+             "| rank | FP32 rnn input weights | int8 Linear weights | bytes (FP32 + int8) | saved | "
+             + " | ".join(f"acc. {name}" for name in sets) + " |",
+             "|---|---|---|---|---|" + "---|" * len(sets)]
+    for row in rows:
+        lines.append(f"| {row['rank'] or 'none (official)'} | {row['rnn_input_weights_fp32']:,} | "
+                     f"{row['linear_weights_int8']:,} | {row['bytes']:,} | {base - row['bytes']:,} | "
+                     + " | ".join(f"{row['accuracy'][name]:.4f}" for name in sets) + " |")
+    write_text(args.out + ".md", "\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
