@@ -43,13 +43,20 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def headline_from(path: str) -> dict:
-    """det_hmean / e2e_hmean / rec_accuracy from an ``eval`` JSON or a ``compress`` report."""
+    """det_hmean / e2e_hmean / rec_accuracy from an ``eval`` JSON or a ``compress`` report: ICDAR 2015's when it
+    has several domains, else its only (first) domain's."""
+    from ..evaluation.cli import headline
+    from ..evaluation.domains import DEFAULT_DOMAIN, by_domain
+
     with open(path) as handle:
         data = json.load(handle)
     if "compressed" in data:
-        return data["compressed"]
-    return {"det_hmean": data.get("det", {}).get("hmean"), "e2e_hmean": data.get("e2e", {}).get("hmean"),
-            "rec_accuracy": data.get("rec", {}).get("accuracy")}
+        domains = by_domain(data["compressed"])
+    elif "domains" in data:
+        domains = {name: headline(part) for name, part in data["domains"].items()}
+    else:
+        return headline(data)
+    return domains.get(DEFAULT_DOMAIN) or next(iter(domains.values()))
 
 
 COMPLEXITY_INPUTS = {"det": (1, 3, 544, 960), "cls": (1, 3, 48, 192), "rec": (1, 3, 32, 320)}

@@ -28,9 +28,15 @@ class DetEvaluation:
     seconds_scoring: float = 0.0
 
 
-def evaluate_detection(pipeline, label_file: str, limit: int | None = None, progress: bool = True) -> DetEvaluation:
+def _part(samples: list, tail: int | None, limit: int | None) -> list:
+    """The last ``tail`` samples (a dev split cut from a train file), then the first ``limit`` of those."""
+    return (samples[-tail:] if tail else samples)[: limit or None]
+
+
+def evaluate_detection(pipeline, label_file: str, limit: int | None = None, progress: bool = True,
+                       tail: int | None = None) -> DetEvaluation:
     """Det P/R/Hmean (all detector boxes) and end-to-end P/R/Hmean (kept lines with text) on a det label file."""
-    samples = read_det_labels(label_file)[: limit or None]
+    samples = _part(read_det_labels(label_file), tail, limit)
     result = DetEvaluation()
     for sample in tqdm(samples, desc="det+e2e", unit="img", disable=not progress):
         result.images += 1
@@ -63,9 +69,10 @@ def _refuse_if_none_read(failed: list[dict], total: int, label_file: str) -> Non
 
 
 def evaluate_recognition(pipeline, label_file: str, limit: int | None = None, progress: bool = True,
-                         chunk: int = 60) -> dict:
-    """Feed the labelled word crops straight to the recognizer (no detection, no classifier)."""
-    samples = read_rec_labels(label_file)[: limit or None]
+                         chunk: int = 60, tail: int | None = None) -> dict:
+    """Feed the labelled word crops straight to the recognizer (no detection, no classifier). A label with a
+    character outside the recognizer's charset (a charset bundle) is scored like any other: wrong."""
+    samples = _part(read_rec_labels(label_file), tail, limit)
     pairs, failed, predictions = [], [], []
     bar = tqdm(total=len(samples), desc="rec", unit="crop", disable=not progress)
     for start in range(0, len(samples), chunk):
@@ -87,6 +94,8 @@ def evaluate_recognition(pipeline, label_file: str, limit: int | None = None, pr
     bar.close()
     _refuse_if_none_read(failed, len(samples), label_file)
     out = score_recognition(pairs).to_dict()
+    known = set(pipeline.recognizer.charset)
+    out["out_of_charset"] = sum(not set(sample.text) <= known for sample in samples)  # lines it cannot read
     out["failed"] = failed
     out["predictions"] = predictions
     return out

@@ -129,14 +129,23 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
                         help="ptq: post-training quantization; qat: quantization-aware training with distillation; "
                              "prune-qat: filter pruning + recovery, then QAT")
     parser.add_argument("--models", required=True, metavar="DIR", help="FP32 inference models")
-    parser.add_argument("--calib-det", required=True, metavar="LABELS", help="det train labels for calibration")
-    parser.add_argument("--calib-rec", required=True, metavar="LABELS", help="rec train labels (rec + cls calibration)")
+    parser.add_argument("--calib-det", required=True, nargs="+", metavar="LABELS",
+                        help="det train labels for calibration and training: one or more files (or comma-separated), "
+                             "mixed; TD500's labels without the td500 domain's dev tail")
+    parser.add_argument("--calib-rec", required=True, nargs="+", metavar="LABELS",
+                        help="rec train labels (rec + cls calibration, rec training): one or more files")
     parser.add_argument("--target", choices=sorted(TARGETS), default="arm")
     parser.add_argument("--out", required=True, metavar="BUNDLE_DIR")
     parser.add_argument("--eval-det", metavar="LABELS", help="det test labels: det and end-to-end Hmean")
     parser.add_argument("--eval-rec", metavar="LABELS", help="rec test labels: recognition accuracy")
+    parser.add_argument("--domain", nargs="+", action="extend", default=[], metavar="NAME[:det=F,rec=F]",
+                        help="also score (and gate) these domains, as edge-ocr eval --domain: icdar2015, td500, "
+                             "zh_synth or NAME:det=FILE,rec=FILE[,tail=N][,e2e=no]")
+    parser.add_argument("--charset", metavar="latin|digits|FILE",
+                        help="the recognizer reads only these characters (CTC head sliced before export; scored so)")
     parser.add_argument("--eval-limit", type=positive_int, help="first N eval samples only")
-    parser.add_argument("--max-drop", type=float, help="exit nonzero if a metric falls more than this many points")
+    parser.add_argument("--max-drop", type=float,
+                        help="exit nonzero if a metric of any domain falls more than this many points")
     parser.add_argument("--det-algo", choices=ALGORITHMS, default="KL")
     parser.add_argument("--rec-algo", choices=ALGORITHMS, default="hist")
     parser.add_argument("--cls-algo", choices=ALGORITHMS, default="hist")
@@ -233,10 +242,12 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
 
 def run_compress(args: argparse.Namespace) -> int:
     from edge_ocr.bundle import load_bundle
-    from edge_ocr.evaluation.cli import eval_args, evaluate, headline
+    from edge_ocr.evaluation.cli import eval_args, evaluate, headlines
+    from edge_ocr.evaluation.domains import domains_from_args
     from edge_ocr.models import resolve_models
     from export.bundle import export_bundle
 
+    from .calibration import label_files, merge_label_files
     from .recipes import (
         PTQOptions,
         accuracy_drop,
@@ -252,9 +263,12 @@ def run_compress(args: argparse.Namespace) -> int:
     )
 
     start = time.perf_counter()
-    for path, what in ((args.models, "model folder"), (args.calib_det, "label file"), (args.calib_rec, "label file"),
+    calib = {"det": label_files(args.calib_det), "rec": label_files(args.calib_rec)}
+    for path, what in ((args.models, "model folder"), *((p, "label file") for p in calib["det"] + calib["rec"]),
                        (args.eval_det, "label file"), (args.eval_rec, "label file")):
         require(path, what)
+    for domain in domains_from_args(args.domain, args.eval_det, args.eval_rec):
+        domain.check()
     resolve_models(args.models)
     if os.path.isdir(args.out) and os.listdir(args.out) and not os.path.isfile(os.path.join(args.out, "manifest.json")):
         raise EdgeOCRError(f"{args.out} exists and is not a bundle: refusing to overwrite it")
@@ -279,6 +293,8 @@ def run_compress(args: argparse.Namespace) -> int:
     work = artifacts_dir(args.out)
     if os.path.isdir(work) and not (train_options and train_options.resume):
         shutil.rmtree(work)
+    for role, files in calib.items():  # one (merged) train label file per role from here on
+        setattr(args, f"calib_{role}", merge_label_files(files, role, os.path.join(work, f"calib-{role}.txt")))
     stages = None
     if train_options is None:
         quantized = quantize_models(args.models, args.calib_det, args.calib_rec, os.path.join(work, "quantized"),
@@ -286,7 +302,12 @@ def run_compress(args: argparse.Namespace) -> int:
     else:
         quantized, stages = train_models(args.recipe, args.models, args.calib_det, args.calib_rec, work,
                                          train_options, options)
-    export_bundle(quantized, args.out, target=args.target, extra={"recipe": args.recipe})
+    extra = {"recipe": args.recipe}
+    if args.charset:  # the bundle, its scores and its verification all use the sliced recognizer
+        from export.charset import apply_charset
+
+        quantized, extra["charset"] = apply_charset(quantized, args.charset, os.path.join(work, "quantized-charset"))
+    export_bundle(quantized, args.out, target=args.target, extra=extra)
     bundle = load_bundle(args.out)
     report = {
         "recipe": args.recipe,
@@ -308,12 +329,17 @@ def run_compress(args: argparse.Namespace) -> int:
         report["flops"] = {role: {"fp32": st["fp32_cost"], "compressed": st["compressed_cost"],
                                   "reduction": round(1 - st["compressed_cost"]["flops"] / st["fp32_cost"]["flops"], 4)}
                            for role, st in stages.items()}
-    if args.eval_det or args.eval_rec:
-        common = dict(det_labels=args.eval_det, rec_labels=args.eval_rec, limit=args.eval_limit, threads=args.threads)
+    if args.charset:
+        report["charset"] = extra["charset"]
+    if args.eval_det or args.eval_rec or args.domain:
+        common = dict(det_labels=args.eval_det, rec_labels=args.eval_rec, domain=args.domain, limit=args.eval_limit,
+                      threads=args.threads)
         fp32, _ = evaluate(eval_args(models=args.models, engine="paddle", **common))
         compressed, _ = evaluate(eval_args(models=quantized, engine="paddle", **common))
-        report["fp32"], report["compressed"] = headline(fp32), headline(compressed)
-        report["drop"] = accuracy_drop(report["fp32"], report["compressed"])
+        report["fp32"], report["compressed"] = headlines(fp32), headlines(compressed)  # {domain: {metric: value}}
+        report["drop"] = {name: accuracy_drop(report["fp32"][name], report["compressed"][name])
+                          for name in report["fp32"]}
+        report["domains"] = {name: part["labels"] for name, part in fp32["domains"].items()}
         report["evaluated_with"] = {
             "fp32": "Paddle Inference (MKLDNN), FP32 models",
             "compressed": "the quantized models the bundle was exported from, run by Paddle Inference with their "
@@ -365,6 +391,22 @@ def verify_what_shipped(args: argparse.Namespace, quantized: str) -> dict:
     return {**report, "failed": "; ".join(failed)}
 
 
+def accuracy_markdown(report: dict) -> str:
+    """FP32 → compressed (drop in points) per metric, a column per domain (old single-domain reports too)."""
+    from edge_ocr.evaluation.domains import HEADLINE_KEYS, by_domain
+
+    fp32, compressed, drop = (by_domain(report.get(k)) for k in ("fp32", "compressed", "drop"))
+    names = list(fp32)
+    lines = ["| metric (FP32 → compressed, drop in points) | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
+    for key in HEADLINE_KEYS:
+        cells = [f"{fp32[n][key]:.4f} → {compressed[n][key]:.4f} ({drop[n][key]:+.2f})"
+                 if fp32[n].get(key) is not None and compressed[n].get(key) is not None else "–" for n in names]
+        if any(c != "–" for c in cells):
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def compress_markdown(report: dict) -> str:
     lines = [f"# edge-ocr compress --recipe {report['recipe']} (target {report['target']})", "",
              f"Bundle `{report['bundle']}`: **{report['bundle_bytes'] / 1e6:.3f} MB**", "",
@@ -377,12 +419,7 @@ def compress_markdown(report: dict) -> str:
         if name not in names.values():
             lines.append(f"| {name} | {size:,} | |")
     if "drop" in report:
-        lines += ["", "| metric | FP32 | compressed | drop (points) |", "|---|---|---|---|"]
-        for key in ("det_hmean", "e2e_hmean", "rec_accuracy"):
-            if report["fp32"].get(key) is not None:
-                lines.append(f"| {key} | {report['fp32'][key]:.4f} | {report['compressed'][key]:.4f} | "
-                             f"{report['drop'][key]:+.2f} |")
-        lines.append("")
+        lines += ["", accuracy_markdown(report), ""]
         lines.append(f"Compressed accuracy: {report['evaluated_with']['compressed']}.")
     if "fp32_bundle_bytes" in report:
         lines += ["", f"FP32 bundle for the same target: {report['fp32_bundle_bytes'] / 1e6:.3f} MB."]

@@ -146,11 +146,15 @@ def _flops_with(net, role: str, criterion: str, ratios: dict[str, float]) -> int
 
 
 def dev_metric(role: str, train_labels: str, dev: int, init_models: str) -> Callable[[object], float]:
-    """``evaluate(net)`` on the last ``dev`` samples of a train label file: det Hmean or rec word accuracy."""
+    """``evaluate(net)`` on the last ``dev`` samples of a train label file (before any tail an evaluation domain
+    owns): det Hmean or rec word accuracy."""
+    from ..train.loop import split_parts
+
+    _, dev_part = split_parts(train_labels, train_labels, None, dev)
     if role == "det":
         from ..train.det import DetData, evaluate_det
 
-        data = DetData(train_labels, slice(-dev, None))
+        data = DetData(train_labels, dev_part)
         return lambda net: evaluate_det(net, data)["hmean"]
     from edge_ocr.models import resolve_models
     from edge_ocr.rec import load_charset
@@ -158,7 +162,7 @@ def dev_metric(role: str, train_labels: str, dev: int, init_models: str) -> Call
     from ..train.rec import RecData, evaluate
 
     charset = load_charset(resolve_models(init_models).dictionary)
-    data = RecData(train_labels, charset, 320, slice(-dev, None))
+    data = RecData(train_labels, charset, 320, dev_part)
     return lambda net: evaluate(net, data, charset)["accuracy"]
 
 

@@ -77,10 +77,14 @@ def accuracy_drop(fp32: dict, compressed: dict) -> dict:
 
 
 def gate(drop: dict, max_drop: float | None) -> list[str]:
-    """The metrics whose drop exceeds ``max_drop`` points."""
+    """The metrics, of every domain, whose drop exceeds ``max_drop`` points (``drop``: {domain: {metric: points}},
+    or one domain's {metric: points})."""
+    from edge_ocr.evaluation.domains import by_domain
+
     if max_drop is None:
         return []
-    return [f"{k} fell {v:.2f} points (> {max_drop})" for k, v in drop.items() if v > max_drop]
+    return [f"{name} {k} fell {v:.2f} points (> {max_drop})" for name, metrics in by_domain(drop).items()
+            for k, v in metrics.items() if v > max_drop]
 
 
 def bundle_files(bundle_dir: str) -> dict[str, int]:

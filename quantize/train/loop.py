@@ -145,11 +145,21 @@ def split_parts(train_labels: str, eval_labels: str, eval_limit: int | None,
                 dev_tail: int | None) -> tuple[slice, slice]:
     """Which samples train and which evaluate. With ``dev_tail`` the evaluation takes the last ``dev_tail`` samples
     of ``eval_labels`` (a dev split: model selection without the test set); when those are the train labels too,
-    they are held out of training."""
+    they are held out of training. The tail of a file that an evaluation domain scores (TD500's train labels) is
+    never trained or selected on: the parts end before it."""
+    from edge_ocr.evaluation.domains import usable_part
+
+    def reserved(labels: str) -> int:  # samples at the end of ``labels`` that an evaluation domain owns
+        part = usable_part(labels) if os.path.exists(labels) else slice(None)
+        return -part.stop if part is not None and part.stop else 0
+
+    train_end = reserved(train_labels)
     if not dev_tail:
-        return slice(None), slice(eval_limit)
+        return slice(-train_end or None), slice(eval_limit)
     held_out = os.path.exists(eval_labels) and os.path.samefile(train_labels, eval_labels)
-    return slice(-dev_tail if held_out else None), slice(-dev_tail, None)
+    eval_end = reserved(eval_labels)
+    return (slice(-(train_end + dev_tail) if held_out else -train_end or None),
+            slice(-(eval_end + dev_tail), -eval_end or None))
 
 
 def start_best(out_dir: str, net, quanters: list, input_shape: list) -> None:
