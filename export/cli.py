@@ -21,23 +21,38 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--fp16", action="store_true", help="FP16 kernels (ARMv8.2+)")
     parser.add_argument("--weight-only-int8", action="store_true", help="store weights as int8 (opt's dynamic quant)")
     parser.add_argument("--no-cls", action="store_true", help="leave the direction classifier out")
+    parser.add_argument("--charset", metavar="latin|digits|FILE",
+                        help="a recognizer that reads only these characters (its CTC head sliced, no retraining): "
+                             "latin = the dictionary's printable ASCII, digits = 0-9 .,:-/+%%, or a file of "
+                             "characters, one a line")
     parser.add_argument("--out", required=True, metavar="BUNDLE_DIR")
     parser.set_defaults(func=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
+    import tempfile
+
     from edge_ocr.bundle import load_bundle
 
     from .bundle import export_bundle
 
-    out = export_bundle(args.models or args.quantized, args.out, target=args.target, fp16=args.fp16,
-                        weight_only_int8=args.weight_only_int8, include_cls=not args.no_cls)
+    models, extra = args.models or args.quantized, None
+    with tempfile.TemporaryDirectory(prefix="edge-ocr-charset-") as work:
+        if args.charset:
+            from .charset import apply_charset
+
+            models, charset = apply_charset(models, args.charset, os.path.join(work, "models"))
+            extra = {"charset": charset}
+        out = export_bundle(models, args.out, target=args.target, fp16=args.fp16,
+                            weight_only_int8=args.weight_only_int8, include_cls=not args.no_cls, extra=extra)
     bundle = load_bundle(out)
     for entry in bundle.manifest["models"].values():
         size = os.path.getsize(os.path.join(out, entry["file"]))
         print(f"{entry['file']:8s} {size / 1e6:7.3f} MB  {entry['precision']}")
     opt = bundle.manifest["opt_version"]
-    print(f"bundle {out}: {bundle.total_bytes() / 1e6:.3f} MB, target {bundle.target}, opt {opt}")
+    charset = bundle.manifest.get("charset")
+    reads = f", charset {charset['name']} ({charset['characters']} characters)" if charset else ""
+    print(f"bundle {out}: {bundle.total_bytes() / 1e6:.3f} MB, target {bundle.target}, opt {opt}{reads}")
     return 0
 
 
