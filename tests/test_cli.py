@@ -129,7 +129,7 @@ def test_models_pull_and_verify_cli(models_dir, tmp_path):
 
 def test_draw_renders_cjk_text(tmp_path):
     """The drawing puts real glyphs (not empty boxes) for Chinese text when a CJK font is on the system."""
-    from PIL import ImageFont
+    from PIL import Image, ImageDraw, ImageFont
 
     from edge_ocr.draw import draw_result, find_font
     from edge_ocr.results import OCRLine
@@ -137,7 +137,13 @@ def test_draw_renders_cjk_text(tmp_path):
     font = find_font()
     assert font is not None
     cjk = ImageFont.truetype(font, 32)
-    has_cjk = cjk.getmask("中").getbbox() != cjk.getmask("\U000effff").getbbox()
+
+    def glyph(char: str) -> np.ndarray:  # pixels, not bounding boxes: Noto CJK's missing-glyph box fills the em too
+        canvas = Image.new("L", (40, 40))
+        ImageDraw.Draw(canvas).text((0, 0), char, font=cjk, fill=255)
+        return np.asarray(canvas)
+
+    has_cjk = not np.array_equal(glyph("中"), glyph("\U000effff"))
     image = np.full((100, 200, 3), 200, np.uint8)
     drawn = draw_result(image, [OCRLine([[10, 10], [150, 10], [150, 60], [10, 60]], "中文识别", 0.9)])
     assert drawn.shape == (100, 400, 3)
