@@ -134,6 +134,25 @@ def run_as_nb(model_dir: str, batch, target: str, work: str):
         engine.close()
 
 
+def require_arm_toolchain() -> str:
+    """Fail (never skip) unless this host can build and emulate aarch64 programs; return Paddle Lite's aarch64 library
+    folder ($EDGE_OCR_SHARED/arm/paddle_lite_armv8)."""
+    missing = [tool for tool in ("qemu-aarch64", "aarch64-linux-gnu-g++", "cmake", "apt-get", "dpkg-deb")
+               if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: run scripts/setup.sh (it apt-installs qemu-user, "
+                    "g++-aarch64-linux-gnu, libc6-arm64-cross and cmake)")
+    lite = os.path.join(SHARED, "arm", "paddle_lite_armv8")
+    if not os.path.isfile(os.path.join(lite, "lib", "libpaddle_light_api_shared.so")):
+        pytest.fail(f"no Paddle Lite ARM library in {SHARED}/arm: set EDGE_OCR_SHARED")
+    return lite
+
+
+def output_tail(text: str, lines: int = 25) -> str:
+    """The last lines of a program's output, for a failure message."""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run ``edge-ocr`` as a user would, in a subprocess."""
     full_env = {**os.environ, **(env or {})}

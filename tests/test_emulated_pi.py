@@ -10,35 +10,25 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, SHARED, output_tail, require_arm_toolchain
 
 PI_EDGE_OCR = os.path.join(REPO, ".arm", "pi", "bin", "edge-ocr")
 PI_PYTHON = os.path.join(REPO, ".arm", "pi", "venv", "bin", "python")
 
 
-def _tail(text: str, lines: int = 25) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
 @pytest.fixture(scope="session")
 def emulated_pi() -> str:
     """``.arm/pi/bin/edge-ocr``, made (or found up to date) by scripts/emulated_pi.sh."""
-    missing = [tool for tool in ("qemu-aarch64", "aarch64-linux-gnu-g++", "cmake", "apt-get", "dpkg-deb")
-               if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"{', '.join(missing)} missing: run scripts/setup.sh (it apt-installs qemu-user, "
-                    "g++-aarch64-linux-gnu, libc6-arm64-cross and cmake)")
-    if not os.path.isfile(os.path.join(SHARED, "arm", "paddle_lite_armv8", "lib", "libpaddle_light_api_shared.so")):
-        pytest.fail(f"no Paddle Lite ARM library in {SHARED}/arm: set EDGE_OCR_SHARED")
+    require_arm_toolchain()
     proc = subprocess.run(["bash", os.path.join(REPO, "scripts", "emulated_pi.sh")], capture_output=True, text=True,
                           cwd=REPO, env={**os.environ, "EDGE_OCR_SHARED": SHARED}, timeout=1800)
     if proc.returncode != 0:
-        pytest.fail(f"scripts/emulated_pi.sh failed (exit {proc.returncode}):\n{_tail(proc.stdout + proc.stderr)}")
+        pytest.fail(f"scripts/emulated_pi.sh failed (exit {proc.returncode}):\n"
+                    f"{output_tail(proc.stdout + proc.stderr)}")
     assert os.access(PI_EDGE_OCR, os.X_OK), proc.stdout
     return PI_EDGE_OCR
 
@@ -63,7 +53,7 @@ def test_fp32_arm_bundle_on_the_emulated_pi_matches_x86(emulated_pi, arm_bundle,
     # Run from outside the checkout: the Pi's venv, not this x86 package, must answer.
     proc = subprocess.run([emulated_pi, "predict", "--bundle", arm_bundle, img11, "--json", str(out)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=1200)
-    assert proc.returncode == 0, _tail(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, output_tail(proc.stdout + proc.stderr)
     for text in ("BEWARE OF", "MAINTENANCE", "VEHICLES"):
         assert text in proc.stdout, proc.stdout
     pi_lines = json.loads(out.read_text())[0]["lines"]
@@ -104,7 +94,7 @@ def test_int8_arm_bundle_on_the_emulated_pi_reads_like_its_quantized_models(emul
     out = tmp_path / "pi.json"
     proc = subprocess.run([emulated_pi, "predict", "--bundle", int8_arm_bundle, img11, "--json", str(out)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=1200)
-    assert proc.returncode == 0, _tail(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, output_tail(proc.stdout + proc.stderr)
     pi_texts = [line["text"] for line in json.loads(out.read_text())[0]["lines"]]
     # the quantized inference models the bundle was exported from, run by Paddle Inference on x86
     simulated = OCRPipeline.from_models(quantized, engine="paddle", threads=1)
@@ -117,7 +107,7 @@ def test_bench_on_the_emulated_pi_writes_a_report_marked_emulated(emulated_pi, a
                            "--limit", "2", "--warmup", "0", "--repeats", "1", "--threads", "1",
                            "--out-dir", str(tmp_path), "--name", "pi"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=1800)
-    assert proc.returncode == 0, _tail(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, output_tail(proc.stdout + proc.stderr)
     report = json.loads((tmp_path / "pi.json").read_text())
     assert report["machine"]["arch"] == "aarch64" and report["machine"]["emulated"]
     assert [(row["name"], row["images"]) for row in report["results"]] == [("arm", 2)]
