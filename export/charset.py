@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import string
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -94,9 +95,10 @@ def _head(block, classes: int) -> tuple[list, list[tuple[str, int]]]:
     return ops, params
 
 
-def slice_recognizer(model_dir: str, out_dir: str, keep: list[int]) -> dict:
-    """Write ``out_dir``/inference.pdmodel + .pdiparams: ``model_dir``'s recognizer with only the output classes
-    ``keep`` (indices into its softmax, blank first). Returns what was sliced."""
+@contextmanager
+def static_inference_model(model_dir: str):
+    """(scope, executor, program, feed names, fetch vars) of ``model_dir``/inference.*, loaded in a scope of its own
+    in static mode (left on exit)."""
     import paddle
 
     paddle.enable_static()
@@ -105,27 +107,36 @@ def slice_recognizer(model_dir: str, out_dir: str, keep: list[int]) -> dict:
         with paddle.static.scope_guard(scope):
             exe = paddle.static.Executor(paddle.CPUPlace())
             program, feeds, fetches = paddle.static.load_inference_model(os.path.join(model_dir, "inference"), exe)
-            block = program.global_block()
-            classes = int(fetches[0].shape[-1])
-            if max(keep) >= classes or keep[0] != 0:
-                raise EdgeOCRError(f"class indices must start with the blank (0) and stay below {classes}")
-            ops, params = _head(block, classes)
-            index = np.asarray(keep)
-            for name, axis in params:
-                tensor = scope.find_var(name).get_tensor()
-                tensor.set(np.ascontiguousarray(np.take(np.array(tensor), index, axis=axis)), exe.place)
-                shape = list(block.var(name).shape)
-                shape[axis] = len(keep)
-                block.var(name).desc.set_shape(shape)
-            for var in block.vars.values():  # the class axis of every activation downstream of the matmul
-                if not var.persistable and var.desc.shape() and var.desc.shape()[-1] == classes:
-                    var.desc.set_shape(var.desc.shape()[:-1] + [len(keep)])
-            os.makedirs(out_dir, exist_ok=True)
-            feed_vars = [block.var(name) for name in feeds]
-            paddle.static.save_inference_model(os.path.join(out_dir, "inference"), feed_vars, fetches, exe,
-                                               program=program)
+            yield scope, exe, program, feeds, fetches
     finally:
         paddle.disable_static()
+
+
+def slice_recognizer(model_dir: str, out_dir: str, keep: list[int]) -> dict:
+    """Write ``out_dir``/inference.pdmodel + .pdiparams: ``model_dir``'s recognizer with only the output classes
+    ``keep`` (indices into its softmax, blank first). Returns what was sliced."""
+    import paddle
+
+    with static_inference_model(model_dir) as (scope, exe, program, feeds, fetches):
+        block = program.global_block()
+        classes = int(fetches[0].shape[-1])
+        if max(keep) >= classes or keep[0] != 0:
+            raise EdgeOCRError(f"class indices must start with the blank (0) and stay below {classes}")
+        ops, params = _head(block, classes)
+        index = np.asarray(keep)
+        for name, axis in params:
+            tensor = scope.find_var(name).get_tensor()
+            tensor.set(np.ascontiguousarray(np.take(np.array(tensor), index, axis=axis)), exe.place)
+            shape = list(block.var(name).shape)
+            shape[axis] = len(keep)
+            block.var(name).desc.set_shape(shape)
+        for var in block.vars.values():  # the class axis of every activation downstream of the matmul
+            if not var.persistable and var.desc.shape() and var.desc.shape()[-1] == classes:
+                var.desc.set_shape(var.desc.shape()[:-1] + [len(keep)])
+        os.makedirs(out_dir, exist_ok=True)
+        feed_vars = [block.var(name) for name in feeds]
+        paddle.static.save_inference_model(os.path.join(out_dir, "inference"), feed_vars, fetches, exe,
+                                           program=program)
     return {"classes_before": classes, "classes_after": len(keep), "ops": [op.type for op in ops],
             "sliced": [f"{name}[axis {axis}]" for name, axis in params]}
 

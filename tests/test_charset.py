@@ -9,24 +9,15 @@ import pytest
 
 from edge_ocr.errors import EdgeOCRError
 from edge_ocr.rec import load_charset
-from export.charset import apply_charset, charset_characters
+from export.charset import apply_charset, charset_characters, static_inference_model
 from tests.conftest import run_cli, word_crops
 
 
 def _head_outputs(model_dir: str, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the logits that feed the softmax, the softmax) of an inference model on ``batch``."""
-    import paddle
-
-    paddle.enable_static()
-    try:
-        scope = paddle.static.Scope()
-        with paddle.static.scope_guard(scope):
-            exe = paddle.static.Executor(paddle.CPUPlace())
-            program, feeds, fetches = paddle.static.load_inference_model(os.path.join(model_dir, "inference"), exe)
-            softmax = next(op for op in program.global_block().ops if op.type == "softmax")
-            return tuple(exe.run(program, feed={feeds[0]: batch}, fetch_list=[softmax.input("X")[0], fetches[0]]))
-    finally:
-        paddle.disable_static()
+    with static_inference_model(model_dir) as (_, exe, program, feeds, fetches):
+        softmax = next(op for op in program.global_block().ops if op.type == "softmax")
+        return tuple(exe.run(program, feed={feeds[0]: batch}, fetch_list=[softmax.input("X")[0], fetches[0]]))
 
 
 def _batch(shared: str, count: int = 8):

@@ -148,21 +148,17 @@ class TextSampler:
     def _number(rng: np.random.Generator) -> str:
         kind = int(rng.integers(8))
         y, m, d = int(rng.integers(1990, 2031)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
-        if kind == 0:
-            return f"{y}-{m:02d}-{d:02d}"
-        if kind == 1:
-            return f"{y}年{m}月{d}日"
-        if kind == 2:
-            return f"{'￥$'[int(rng.integers(2))]}{rng.integers(1, 2000)}.{rng.integers(0, 100):02d}"
-        if kind == 3:
-            return f"{rng.integers(0, 24):02d}:{rng.integers(0, 60):02d}"
-        if kind == 4:
-            return f"1{rng.integers(30, 90)}-{rng.integers(0, 10000):04d}-{rng.integers(0, 10000):04d}"
-        if kind == 5:
-            return f"{rng.integers(1, 100)}%"
-        if kind == 6:
-            return f"{rng.integers(1, 1000)}元"
-        return str(int(rng.integers(0, 10 ** int(rng.integers(1, 8)))))
+        formats = (  # date, Chinese date, price, time, phone number, percentage, yuan, plain number
+            lambda: f"{y}-{m:02d}-{d:02d}",
+            lambda: f"{y}年{m}月{d}日",
+            lambda: f"{'￥$'[int(rng.integers(2))]}{rng.integers(1, 2000)}.{rng.integers(0, 100):02d}",
+            lambda: f"{rng.integers(0, 24):02d}:{rng.integers(0, 60):02d}",
+            lambda: f"1{rng.integers(30, 90)}-{rng.integers(0, 10000):04d}-{rng.integers(0, 10000):04d}",
+            lambda: f"{rng.integers(1, 100)}%",
+            lambda: f"{rng.integers(1, 1000)}元",
+            lambda: str(int(rng.integers(0, 10 ** int(rng.integers(1, 8))))),
+        )
+        return formats[kind]()
 
     def sample(self, rng: np.random.Generator) -> str:
         """One line: 45% Chinese, 15% an English word, 15% mixed, 25% numbers (some with a Chinese label)."""
