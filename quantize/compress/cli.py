@@ -302,11 +302,13 @@ def run_compress(args: argparse.Namespace) -> int:
     else:
         quantized, stages = train_models(args.recipe, args.models, args.calib_det, args.calib_rec, work,
                                          train_options, options)
-    extra = {"recipe": args.recipe}
+    extra, fp32_reference = {"recipe": args.recipe}, args.models
     if args.charset:  # the bundle, its scores and its verification all use the sliced recognizer
         from export.charset import apply_charset
 
         quantized, extra["charset"] = apply_charset(quantized, args.charset, os.path.join(work, "quantized-charset"))
+        # verification compares like with like: the FP32 models cut to the same charset
+        fp32_reference, _ = apply_charset(args.models, args.charset, os.path.join(work, "fp32-charset"))
     export_bundle(quantized, args.out, target=args.target, extra=extra)
     bundle = load_bundle(args.out)
     report = {
@@ -347,7 +349,7 @@ def run_compress(args: argparse.Namespace) -> int:
                           "matmul, so the x86 twin cannot score rec",
         }
         report["eval_details"] = {"fp32": fp32, "compressed": compressed}
-    report["verification"] = verify_what_shipped(args, quantized)
+    report["verification"] = verify_what_shipped(args, quantized, fp32_reference)
     report["wall_seconds"] = round(time.perf_counter() - start, 1)
     failures = gate(report.get("drop", {}), args.max_drop)
     report["gate"] = {"max_drop": args.max_drop, "failures": failures}
@@ -368,7 +370,7 @@ def run_compress(args: argparse.Namespace) -> int:
     return 0
 
 
-def verify_what_shipped(args: argparse.Namespace, quantized: str) -> dict:
+def verify_what_shipped(args: argparse.Namespace, quantized: str, fp32_models: str | None = None) -> dict:
     """Run the bundle's own .nb files on ARM and compare them with the quantized models and FP32 (export.verify).
 
     A bundle that does not load or run, or whose outputs leave the limits, is reported as failed, never as a result.
@@ -383,7 +385,8 @@ def verify_what_shipped(args: argparse.Namespace, quantized: str) -> dict:
     samples = sorted(read_det_labels(labels)[:50], key=lambda s: -sum(not box.dont_care for box in s.boxes))
     images = [sample.image for sample in samples[: args.verify_images]]
     try:
-        report = verify_bundle(args.out, args.models, images, quantized=quantized, max_images=args.verify_images)
+        report = verify_bundle(args.out, fp32_models or args.models, images, quantized=quantized,
+                               max_images=args.verify_images)
     except EdgeOCRError as exc:
         return {"passed": False, "failed": str(exc), "error": str(exc)}
     failed = [f"[{c['against']}] {c['check']} {c['value']:.4g} > {c['limit']}" for c in report["checks"]
