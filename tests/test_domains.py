@@ -139,3 +139,29 @@ def test_compress_summary_reads_old_and_new_reports(tmp_path, shared):
     assert rows["old"]["det_hmean"] == rows["new"]["det_hmean"] == 0.38
     text = markdown(list(rows.values()))
     assert "| new | zh_synth | 90.00 (-2.00) | 18.00 (-2.00) | 51.00 (-2.00) |" in text
+
+
+def test_compress_mixes_calibration_files_scores_each_domain_and_gates(models_dir, shared, tiny_domains, tmp_path):
+    """PTQ with two det and two rec calibration files (TD500's dev tail left out), a digits charset, two domains."""
+    data = os.path.join(shared, "data")
+    rec_part = label_subset(shared, "ic15_rec", "rec_gt_train.txt", 20, tmp_path / "rec_part.txt")
+    out = tmp_path / "bundle"
+    common = ["compress", "--recipe", "ptq", "--models", models_dir,
+              "--calib-det", os.path.join(data, "icdar2015", "train_label.txt"),
+              os.path.join(data, "td500_train", "det_label.txt"),
+              "--calib-rec", f"{os.path.join(data, 'ic15_rec', 'rec_gt_train.txt')},{rec_part}",
+              "--target", "arm", "--out", str(out), "--eval-rec", tiny_domains["ic15_rec"],
+              "--domain", f"zh:rec={tiny_domains['zh_rec']}", "--charset", "digits", "--no-verify",
+              "--det-algo", "abs_max", "--rec-algo", "abs_max", "--cls-algo", "abs_max",
+              "--calib-det-images", "2", "--calib-rec-crops", "12", "--keep-fp32-first", "rec=16"]
+    proc = run_cli(*common, "--max-drop", "-100")  # every domain's drop (>= -100 points) fails this gate
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "labels rec_accuracy fell" in proc.stderr and "zh rec_accuracy fell" in proc.stderr
+    report = json.loads((tmp_path / "bundle-artifacts" / "report.json").read_text())
+    assert set(report["fp32"]) == set(report["compressed"]) == set(report["drop"]) == {"labels", "zh"}
+    assert report["charset"]["name"] == "digits" and report["charset"]["classes"] == 19
+    merged = (tmp_path / "bundle-artifacts" / "calib-det.txt").read_text(encoding="utf-8").splitlines()
+    assert len(merged) == 500 + 300 - TD500_DEV_IMAGES
+    assert len((tmp_path / "bundle-artifacts" / "calib-rec.txt").read_text(encoding="utf-8").splitlines()) == 3020
+    markdown = (tmp_path / "bundle-artifacts" / "report.md").read_text()
+    assert "| metric (FP32 → compressed, drop in points) | labels | zh |" in markdown
