@@ -59,7 +59,7 @@ class Thresholds:
     fp32: Limits = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.expected = self.expected or Limits(det_flip=0.002, det_box_miss=0.05, det_corner_px=3.0, cls_flip=0.05,
+        self.expected = self.expected or Limits(det_flip=0.002, det_box_miss=0.05, det_corner_px=6.0, cls_flip=0.05,
                                                 rec_line_change=0.10)
         self.fp32 = self.fp32 or Limits(det_flip=0.05, det_box_miss=0.10, det_corner_px=8.0, cls_flip=0.10,
                                         rec_line_change=0.20)

@@ -184,7 +184,11 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
                    "--rec-batch-size", "4", "--eval-every", "1", "--dev", "det=1", "rec=4",
                    "--det-flops-reduction", "0.05", "--rec-flops-reduction", "0.05",
                    "--prune-plan", f"det={tmp_path / 's-det' / 'plan.json'}",
-                   "--prune-sensitivity", f"rec={tmp_path / 's-rec' / 'sensitivity.json'}", "--max-drop", "100")
+                   "--prune-sensitivity", f"rec={tmp_path / 's-rec' / 'sensitivity.json'}", "--max-drop", "100",
+                   # two training steps cannot be judged against FP32; the bundle against its own models can
+                   "--verify-images", "1", "--verify-limit", "fp32.rec_line_change=1", "--verify-limit",
+                   "fp32.det_box_miss=1", "--verify-limit", "fp32.det_flip=1", "--verify-limit",
+                   "fp32.det_corner_px=1000", "--verify-limit", "fp32.cls_flip=1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "bundle-artifacts" / "report.json").read_text())
     for key in ("bundle_bytes", "files", "fp32", "compressed", "drop", "flops", "stages", "fp32_bundle_bytes"):
@@ -195,6 +199,9 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
     assert report["bundle_bytes"] < report["fp32_bundle_bytes"]
     assert report["stages"]["det"]["plan"]["ratios"] == {"neck.in5.weight": 0.5}
     assert os.path.isfile(out / "rec.nb") and os.path.isfile(out / "manifest.json")
+    verification = report["verification"]  # the pruned int8 bundle ran on the ARM runtime and matched its models
+    assert verification["passed"] and verification["runtime"] == "qemu"
+    assert verification["thresholds"]["fp32"]["rec_line_change"] == 1.0
 
 
 def test_resume_keeps_only_a_finished_stage_with_the_same_config(tmp_path):

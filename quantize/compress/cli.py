@@ -163,6 +163,8 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--verify-images", type=positive_int, default=2,
                         help="images (from --eval-det, else --calib-det) on which the bundle's own .nb files are run "
                              "on ARM (natively or under qemu) and compared with the quantized models and FP32")
+    parser.add_argument("--verify-limit", action="append", default=[], metavar="SIDE.NAME=VALUE",
+                        help="override a verification limit, as verify's --limit (e.g. fp32.rec_line_change=0.3)")
     parser.add_argument("--no-verify", action="store_true",
                         help="do not run the bundle (the report then says it was never run)")
     train = parser.add_argument_group("qat / prune-qat (det and rec train on the calibration labels' train splits)")
@@ -376,7 +378,7 @@ def verify_what_shipped(args: argparse.Namespace, quantized: str, fp32_models: s
     A bundle that does not load or run, or whose outputs leave the limits, is reported as failed, never as a result.
     """
     from edge_ocr.evaluation.labels import read_det_labels
-    from export.verify import verify_bundle
+    from export.verify import Thresholds, verify_bundle
 
     if args.no_verify:
         return {"skipped": True, "reason": "--no-verify: the bundle was never run"}
@@ -386,7 +388,7 @@ def verify_what_shipped(args: argparse.Namespace, quantized: str, fp32_models: s
     images = [sample.image for sample in samples[: args.verify_images]]
     try:
         report = verify_bundle(args.out, fp32_models or args.models, images, quantized=quantized,
-                               max_images=args.verify_images)
+                               max_images=args.verify_images, thresholds=Thresholds().override(args.verify_limit))
     except EdgeOCRError as exc:
         return {"passed": False, "failed": str(exc), "error": str(exc)}
     failed = [f"[{c['against']}] {c['check']} {c['value']:.4g} > {c['limit']}" for c in report["checks"]
