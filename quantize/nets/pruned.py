@@ -99,8 +99,11 @@ def build_network(role: str, init_models: str, plan: dict | None = None, weights
     if weights is not None:
         if not os.path.isfile(weights):
             raise EdgeOCRError(f"weights file {weights} does not exist")
-        state = paddle.load(weights)
-        misfits = [k for k, v in net.state_dict().items() if k not in state or list(state[k].shape) != v.shape]
+        # PaddleSlim's pruner keeps "<param>_backup" copies named by Paddle's global parameter counter, which differs
+        # from process to process: they are not weights of the network
+        state = {k: v for k, v in paddle.load(weights).items() if not k.endswith("_backup")}
+        misfits = [k for k, v in net.state_dict().items() if not k.endswith("_backup")
+                   and (k not in state or list(state[k].shape) != v.shape)]
         if misfits:
             raise EdgeOCRError(f"{weights} does not fit this network (pruned to another plan?): "
                                f"{', '.join(misfits[:3])}")
