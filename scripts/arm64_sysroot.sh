@@ -35,9 +35,9 @@ meta="$dir/.edge-ocr-sysroot"
 mkdir -p "$meta"
 
 # Packages of each part; apt computes their closure. python3.11-venv brings ensurepip and the pip/setuptools wheels;
-# libstdc++6 and libgomp1 (in every Raspberry Pi OS) are what the OpenCV wheel and Paddle Lite link.
+# libstdc++6 and libgomp1 (in every Raspberry Pi OS) are what the OpenCV wheel and Paddle Lite link (the C++ CLI too).
 PKG_python="python3.11-minimal libpython3.11-stdlib python3.11-venv libstdc++6 libgomp1"
-PKG_opencv="libopencv-imgproc-dev libopencv-imgcodecs-dev libpolyclipping-dev nlohmann-json3-dev"
+PKG_opencv="libopencv-imgproc-dev libopencv-imgcodecs-dev libpolyclipping-dev nlohmann-json3-dev libgomp1"
 # Their libc.so linker scripts name absolute paths and break the cross link; the cross toolchain provides them.
 SKIP_opencv="libc6-dev libcrypt-dev libnsl-dev libtirpc-dev linux-libc-dev"
 SKIP_python=""
