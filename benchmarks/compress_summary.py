@@ -61,8 +61,20 @@ def load_variants(results: str, shared: str) -> list[dict]:
                "wall_seconds": report.get("wall_seconds")}
         if "flops" in report:
             row["det_flops_reduction"] = report["flops"]["det"]["reduction"]
+        row["on_arm"] = arm_verification(report)
         rows.append(row)
     return rows
+
+
+def arm_verification(report: dict) -> str:
+    """What the report says of the shipped bundle on the ARM runtime (reports before 2026-11-26 never ran it)."""
+    verification = report.get("verification")
+    if not verification:
+        return "never run"
+    if verification.get("skipped"):
+        return "not run (--no-verify)"
+    where = "emulated" if verification.get("emulated") else verification.get("runtime", "")
+    return f"passed ({where})" if verification.get("passed") else f"**failed** ({where}): see the report"
 
 
 def markdown(rows: list[dict]) -> str:
@@ -72,13 +84,17 @@ def markdown(rows: list[dict]) -> str:
     lines = ["# Compression variants: size against accuracy", "",
              "ICDAR2015 test (500 images) for det / e2e Hmean, IC15 word test (2077 crops) for rec accuracy; "
              "bundle = ARM `.nb` files + dictionary.", "",
-             "| variant | ARM bundle MB | det Hmean % | e2e Hmean % | rec accuracy % | det FLOPs cut | source |",
-             "|---|---|---|---|---|---|---|"]
+             "Accuracy of compressed variants: their quantized models in Paddle Inference (simulated int8). 'on ARM': "
+             "the bundle itself run on Paddle Lite's ARM runtime and compared with those models and FP32 "
+             "(`edge-ocr verify`, run by compress since 2026-11-26).", "",
+             "| variant | ARM bundle MB | det Hmean % | e2e Hmean % | rec accuracy % | det FLOPs cut | on ARM "
+             "| source |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         size = "n/a" if row["bytes"] is None else f"{row['bytes'] / 1e6:.2f}"
         cut = f"{row['det_flops_reduction']:.1%}" if row.get("det_flops_reduction") is not None else ""
         lines.append(f"| {row['name']} | {size} | {pct(row['det_hmean'])} | {pct(row['e2e_hmean'])} | "
-                     f"{pct(row['rec_accuracy'])} | {cut} | {row['source']} |")
+                     f"{pct(row['rec_accuracy'])} | {cut} | {row.get('on_arm', '')} | {row['source']} |")
     others = sorted({d for row in rows for d in row.get("domains", {}) if d != DEFAULT_DOMAIN})
     if others:  # variants scored on more domains: every metric, FP32 → compressed (drop in points)
         lines += ["", "Other domains (the compress report's FP32 → compressed, drop in points):", "",
