@@ -73,8 +73,16 @@ def arm_verification(report: dict) -> str:
         return "never run"
     if verification.get("skipped"):
         return "not run (--no-verify)"
+    if "checks" not in verification:
+        return f"**did not run**: {verification.get('failed', '')}"
     where = "emulated" if verification.get("emulated") else verification.get("runtime", "")
-    return f"passed ({where})" if verification.get("passed") else f"**failed** ({where}): see the report"
+    sides = {}
+    for check in verification["checks"]:
+        if not check["check"].startswith("dictionary"):
+            sides[check["against"]] = sides.get(check["against"], True) and check["passed"]
+    words = {"expected": ("= its quantized models", "**differs from its quantized models**"),
+             "fp32": ("within the FP32 limits", "outside the FP32 limits")}
+    return f"{where}: " + "; ".join(words[side][0 if ok else 1] for side, ok in sides.items())
 
 
 def markdown(rows: list[dict]) -> str:

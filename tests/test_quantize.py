@@ -127,9 +127,7 @@ def test_compress_ptq_end_to_end_with_gate(models_dir, det_train, rec_train, sha
               "--det-algo", "abs_max", "--rec-algo", "abs_max", "--cls-algo", "abs_max",
               "--calib-det-images", "2", "--calib-rec-crops", "12", "--verify-images", "1"]
     proc = run_cli(*common, "--max-drop", "100")
-    # every layer of this tiny recognizer is int8 (abs_max, 12 crops): it reads garbage, and verification says so
-    assert proc.returncode == 4, proc.stderr[-2000:]
-    assert "failed verification on ARM: [fp32] rec: share of lines whose text changes" in proc.stderr
+    assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((tmp_path / "bundle-artifacts" / "report.json").read_text())
     for key in ("bundle_bytes", "files", "fp32", "compressed", "drop"):
         assert key in report
@@ -139,9 +137,13 @@ def test_compress_ptq_end_to_end_with_gate(models_dir, det_train, rec_train, sha
     assert load_bundle(str(out)).target == "arm"
     # compress ran what it shipped: the ARM bundle itself, emulated here, against its quantized models and FP32
     verification = report["verification"]
-    assert not verification["passed"] and verification["runtime"] == "qemu" and verification["emulated"]
-    # ... while the ARM bundle computes what its quantized models compute
+    assert verification["passed"] and verification["runtime"] == "qemu" and verification["emulated"]
     assert all(c["passed"] for c in verification["checks"] if c["against"] == "expected")
+    # every layer of this tiny recognizer is int8 (abs_max, 12 crops): it reads garbage, which the FP32 side reports
+    # (--max-drop on the evaluation sets is the accuracy gate)
+    assert not verification["all_checks_passed"]
+    assert any(c["against"] == "fp32" and c["check"].startswith("rec:") and not c["passed"]
+               for c in verification["checks"])
     assert verification["stats"]["expected"]["rec"]["lines"] > 0
     gated = run_cli(*common, "--no-verify", "--max-drop", "-100")
     assert gated.returncode == 3 and "accuracy gate failed" in gated.stderr

@@ -391,9 +391,14 @@ def verify_what_shipped(args: argparse.Namespace, quantized: str, fp32_models: s
                                max_images=args.verify_images, thresholds=Thresholds().override(args.verify_limit))
     except EdgeOCRError as exc:
         return {"passed": False, "failed": str(exc), "error": str(exc)}
-    failed = [f"[{c['against']}] {c['check']} {c['value']:.4g} > {c['limit']}" for c in report["checks"]
-              if not c["passed"]]
-    return {**report, "failed": "; ".join(failed)}
+    # The gate: the bundle must compute what its quantized models compute, which is what the accuracy above measured.
+    # What compression costs against FP32 is gated by --max-drop on the evaluation sets; on the few verification
+    # images the FP32 side is reported, not gated (an FP32 bundle has only that side, at the tight limits).
+    gating = [c for c in report["checks"] if c["against"] != "fp32" or c["check"].startswith("dictionary")
+              or "expected" not in report["stats"]]
+    failed = [f"[{c['against']}] {c['check']} {c['value']:.4g} > {c['limit']}" for c in gating if not c["passed"]]
+    return {**report, "all_checks_passed": report["passed"], "passed": not failed,
+            "gate": "the checks against the quantized models (and the dictionary)", "failed": "; ".join(failed)}
 
 
 def accuracy_markdown(report: dict) -> str:
