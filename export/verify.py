@@ -40,15 +40,24 @@ log = logging.getLogger(__name__)
 RUNTIMES = ("auto", "native", "qemu", "x86-twin")
 
 
+# A rec line change counts as "sure" when, on a frame where the two readings differ, the reference gave its own class
+# at least this much more probability than the class the bundle chose. int8 arithmetic on another CPU rounds a few
+# activations the other way, each flip moves later layers by a quantum, and lines the reference read with a small
+# margin may change (benchmarks/results/arm-rec-agreement.md: ARM and simulation read 5-6% of labelled lines
+# differently, PTQ and QAT alike, at equal accuracy); a line the reference was sure of should not.
+SURE_GAP = 0.5
+
+
 @dataclass
 class Limits:
     """How far the bundle may be from one reference (shares are fractions, corner moves pixels)."""
 
     det_flip: float
     det_box_miss: float
-    det_corner_px: float
+    det_corner_rel: float  # a reproduced box's largest corner move, in its own short sides (the text's height)
     cls_flip: float
     rec_line_change: float
+    rec_sure_change: float = 0.0  # share of lines that change although the reference was sure (SURE_GAP)
 
 
 @dataclass
@@ -59,10 +68,10 @@ class Thresholds:
     fp32: Limits = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.expected = self.expected or Limits(det_flip=0.002, det_box_miss=0.05, det_corner_px=6.0, cls_flip=0.05,
-                                                rec_line_change=0.10)
-        self.fp32 = self.fp32 or Limits(det_flip=0.05, det_box_miss=0.10, det_corner_px=8.0, cls_flip=0.10,
-                                        rec_line_change=0.20)
+        self.expected = self.expected or Limits(det_flip=0.002, det_box_miss=0.05, det_corner_rel=0.5, cls_flip=0.05,
+                                                rec_line_change=0.50, rec_sure_change=0.0)
+        self.fp32 = self.fp32 or Limits(det_flip=0.05, det_box_miss=0.10, det_corner_rel=1.0, cls_flip=0.10,
+                                        rec_line_change=0.50, rec_sure_change=0.10)
 
     def to_dict(self) -> dict:
         return {"expected": asdict(self.expected), "fp32": asdict(self.fp32)}
@@ -180,9 +189,11 @@ def _corner_move(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b, axis=1).max())
 
 
-def match_boxes(reference: list[np.ndarray], boxes: list[np.ndarray]) -> tuple[int, float]:
-    """(reference boxes reproduced with IoU > 0.5, the largest corner move among them in pixels)."""
-    matched, worst, used = 0, 0.0, set()
+def match_boxes(reference: list[np.ndarray], boxes: list[np.ndarray]) -> dict:
+    """Reference boxes reproduced (IoU > 0.5) and, among them, the largest corner move in pixels and in the
+    reference box's short sides (a few flipped pixels move a small box's corners by pixels: its height is the
+    scale), and the lowest IoU."""
+    matched, worst_px, worst_rel, lowest, used = 0, 0.0, 0.0, 1.0, set()
     for ref in reference:
         scores = [(_quad_iou(ref, box), j) for j, box in enumerate(boxes) if j not in used]
         if not scores:
@@ -191,8 +202,31 @@ def match_boxes(reference: list[np.ndarray], boxes: list[np.ndarray]) -> tuple[i
         if iou > 0.5:
             used.add(j)
             matched += 1
-            worst = max(worst, _corner_move(ref, boxes[j]))
-    return matched, worst
+            move = _corner_move(ref, boxes[j])
+            ordered = order_points_clockwise(ref)
+            short = min(np.linalg.norm(ordered[1] - ordered[0]), np.linalg.norm(ordered[2] - ordered[1]))
+            worst_px, worst_rel = max(worst_px, move), max(worst_rel, move / max(float(short), 1.0))
+            lowest = min(lowest, iou)
+    return {"matched_boxes": matched, "max_corner_move_px": worst_px, "max_corner_move_rel": worst_rel,
+            "lowest_box_iou": lowest}
+
+
+def compare_lines(theirs: np.ndarray, mine: np.ndarray, charset: list[str]) -> dict:
+    """The bundle's recognizer output ``mine`` against the reference's ``theirs`` (N × T × classes): lines whose text
+    changes, characters changed, and lines that change although the reference was sure (``SURE_GAP``), with the
+    largest such gap."""
+    their_texts = [t for t, _ in ctc_greedy_decode(theirs, charset)]
+    my_texts = [t for t, _ in ctc_greedy_decode(np.nan_to_num(mine), charset)]
+    their_pick, my_pick = theirs.argmax(-1), np.nan_to_num(mine).argmax(-1)
+    # per frame: how much more the reference believed its own class than the one the bundle chose
+    gaps = np.take_along_axis(theirs, their_pick[..., None], -1)[..., 0] - \
+        np.take_along_axis(theirs, my_pick[..., None], -1)[..., 0]
+    changed = [i for i, (a, b) in enumerate(zip(their_texts, my_texts)) if a != b]
+    line_gap = {i: float(gaps[i].max()) for i in changed}
+    return {"lines": len(their_texts), "changed_lines": len(changed),
+            "changed_chars": sum(edit_distance(their_texts[i], my_texts[i]) for i in changed),
+            "sure_changes": sum(gap >= SURE_GAP for gap in line_gap.values()),
+            "largest_gap_of_a_change": max(line_gap.values(), default=0.0)}
 
 
 class _Side:
@@ -211,9 +245,17 @@ class _Side:
         entry["calls"] += 1
 
     def add(self, role: str, **values) -> None:
+        """Counts (ints) add up; "largest_"/"max_" values keep the maximum, "lowest_" ones the minimum."""
         entry = self.stats.setdefault(role, {})
         for key, value in values.items():
-            entry[key] = entry.get(key, 0) + value if isinstance(value, int) else value
+            if isinstance(value, int):
+                entry[key] = entry.get(key, 0) + value
+            elif key.startswith(("largest_", "max_")):
+                entry[key] = max(value, entry.get(key, value))
+            elif key.startswith("lowest_"):
+                entry[key] = min(value, entry.get(key, value))
+            else:
+                entry[key] = value
 
     def check(self, name: str, value: float, limit: float, detail: str = "") -> None:
         self.checks.append({"against": self.name, "check": name, "value": round(float(value), 6), "limit": limit,
@@ -234,8 +276,9 @@ class _Side:
             self.check("det: share of reference boxes not reproduced (IoU > 0.5)",
                        missed / det["ref_boxes"] if det["ref_boxes"] else 0.0, limits.det_box_miss,
                        f"{missed}/{det['ref_boxes']}, the bundle found {det['boxes']}")
-            self.check("det: largest corner move of a reproduced box (px)", det["max_corner_move_px"],
-                       limits.det_corner_px)
+            self.check("det: largest corner move of a reproduced box, in its heights", det["max_corner_move_rel"],
+                       limits.det_corner_rel, f"{det['max_corner_move_px']:.1f} px at most; lowest IoU of a "
+                       f"reproduced box {det['lowest_box_iou']:.3f}")
         cls = self.stats.get("cls", {})
         if cls.get("crops"):
             self.check("cls: share of crops whose label flips", cls["flipped"] / cls["crops"], limits.cls_flip,
@@ -245,6 +288,10 @@ class _Side:
             self.check("rec: share of lines whose text changes", rec["changed_lines"] / rec["lines"],
                        limits.rec_line_change,
                        f"{rec['changed_lines']}/{rec['lines']} lines, {rec['changed_chars']} characters changed")
+            self.check(f"rec: share of lines that change although the reference was sure (gap >= {SURE_GAP})",
+                       rec["sure_changes"] / rec["lines"], limits.rec_sure_change,
+                       f"{rec['sure_changes']}/{rec['lines']} lines; the largest gap of a changed line "
+                       f"{rec['largest_gap_of_a_change']:.3f}")
         return {"stats": self.stats, "checks": self.checks}
 
 
@@ -256,6 +303,7 @@ def verify_bundle(
     thresholds: Thresholds | None = None,
     max_images: int = 8,
     runtime: str = "auto",
+    gate_fp32: bool = False,
 ) -> dict:
     """Run the bundle's own models on the samples and compare them with what they should compute and with FP32."""
     thresholds = thresholds or Thresholds()
@@ -296,11 +344,9 @@ def verify_bundle(
                 theirs = maps[name]
                 side.diff("det", theirs, mine)
                 their_boxes, _ = detector.postprocess(theirs, image.shape)
-                matched, move = match_boxes(list(their_boxes), list(my_boxes))
                 flipped = int(((theirs > params.det.thresh) != (mine > params.det.thresh)).sum())
                 side.add("det", flipped=flipped, pixels=int(mine.size), ref_boxes=len(their_boxes),
-                         matched_boxes=matched, boxes=len(my_boxes),
-                         max_corner_move_px=max(move, side.stats.get("det", {}).get("max_corner_move_px", 0.0)))
+                         boxes=len(my_boxes), **match_boxes(list(their_boxes), list(my_boxes)))
             fp32_boxes, _ = detector.postprocess(maps["fp32"], image.shape)
             crops += [crop_text_line(image, box, params.crop.rotate_ratio) for box in fp32_boxes]
         if crops and ours.cls is not None and refs["fp32"].cls is not None:
@@ -320,15 +366,20 @@ def verify_bundle(
                 if mine.shape[-1] != len(charset):
                     raise EdgeOCRError(f"bundle dictionary has {len(charset)} classes, its rec model outputs "
                                        f"{mine.shape[-1]}: wrong dictionary")
-                my_texts = [t for t, _ in ctc_greedy_decode(np.nan_to_num(mine), charset)]
                 for name, side in sides.items():
                     theirs = refs[name].rec.run(batch)
                     side.diff("rec", theirs, mine)
-                    their_texts = [t for t, _ in ctc_greedy_decode(theirs, charset)]
-                    side.add("rec", lines=len(batch), changed_lines=sum(a != b for a, b in zip(their_texts, my_texts)),
-                             changed_chars=sum(edit_distance(a, b) for a, b in zip(their_texts, my_texts)))
+                    side.add("rec", **compare_lines(theirs, mine, charset))
     results = {name: side.finish() for name, side in sides.items()}
     checks = [dictionary_check] + [check for result in results.values() for check in result["checks"]]
+    # The gate: the bundle computes what its quantized models compute (what the accuracy was measured on). What
+    # compression costs against FP32 is an accuracy question, gated by --max-drop on evaluation sets: on a few sample
+    # images the FP32 side is reported, and gates only with gate_fp32 (an FP32 bundle has only that side: it gates).
+    for check in checks:
+        check["gates"] = check["against"] != "fp32" or gate_fp32 or "expected" not in sides \
+            or check["check"].startswith("dictionary")
+    failed = [f"[{c['against']}] {c['check']} {c['value']:.4g} > {c['limit']}" for c in checks
+              if c["gates"] and not c["passed"]]
     return {
         "bundle": os.path.abspath(bundle_dir), "target": bundle.target, "runtime": how, "ran": ran,
         "emulated": how == "qemu",
@@ -336,7 +387,10 @@ def verify_bundle(
         "references": {"expected": os.path.abspath(expected_dir), "fp32": os.path.abspath(models_dir)},
         "images": [os.path.abspath(p) for p in images], "crops": len(crops), "thresholds": thresholds.to_dict(),
         "stats": {name: result["stats"] for name, result in results.items()},
-        "checks": checks, "passed": all(c["passed"] for c in checks),
+        "checks": checks, "passed": not failed, "failed": "; ".join(failed),
+        "all_checks_passed": all(c["passed"] for c in checks),
+        "gate": "every check" if gate_fp32 or "expected" not in sides else
+                "the checks against the quantized models (and the dictionary); the FP32 side is reported",
     }
 
 
@@ -352,6 +406,8 @@ def verify_markdown(report: dict) -> str:
              "| against | check | value | limit | result | detail |", "|---|---|---|---|---|---|"]
     for c in report["checks"]:
         lines.append(f"| {c['against']} | {c['check']} | {c['value']:.4g} | {c['limit']} | "
-                     f"{'ok' if c['passed'] else '**FAIL**'} | {c['detail']} |")
-    lines += ["", f"**{'passed' if report['passed'] else 'FAILED'}**", ""]
+                     f"{'ok' if c['passed'] else '**FAIL**' if c.get('gates', True) else 'over (reported)'} | "
+                     f"{c['detail']} |")
+    lines += ["", f"Gate: {report.get('gate', 'every check')}.", "",
+              f"**{'passed' if report['passed'] else 'FAILED'}**", ""]
     return "\n".join(lines)

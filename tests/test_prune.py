@@ -188,7 +188,7 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
                    # two training steps cannot be judged against FP32; the bundle against its own models can
                    "--verify-images", "1", "--verify-limit", "fp32.rec_line_change=1", "--verify-limit",
                    "fp32.det_box_miss=1", "--verify-limit", "fp32.det_flip=1", "--verify-limit",
-                   "fp32.det_corner_px=1000", "--verify-limit", "fp32.cls_flip=1")
+                   "fp32.det_corner_rel=1000", "--verify-limit", "fp32.cls_flip=1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "bundle-artifacts" / "report.json").read_text())
     for key in ("bundle_bytes", "files", "fp32", "compressed", "drop", "flops", "stages", "fp32_bundle_bytes"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from edge_ocr.bundle import write_manifest
@@ -27,10 +28,11 @@ def _rehash(bundle) -> None:
 
 def test_int8_arm_bundle_verifies_on_the_arm_runtime(emulated_runtime, int8_arm_bundle, quantized, models_dir,
                                                      img11, tmp_path):
-    # this fixture is calibrated on 12 crops: the FP32 limit on text changes is lifted here (what compression
-    # costs is the compress reports' business); the limits against its own quantized models are not
+    # this fixture is calibrated on 12 crops: what it costs against FP32 is reported, and gates only with
+    # --gate-fp32 (here with its text-change limits lifted); the limits against its own quantized models gate
     proc = run_cli("verify", int8_arm_bundle, "--against", models_dir, "--quantized", quantized,
-                   "--samples", img11, "--limit", "fp32.rec_line_change=1",
+                   "--samples", img11, "--gate-fp32", "--limit", "fp32.rec_line_change=1",
+                   "--limit", "fp32.rec_sure_change=1",
                    "--json", str(tmp_path / "v.json"), "--markdown", str(tmp_path / "v.md"))
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     report = json.loads((tmp_path / "v.json").read_text())
@@ -38,8 +40,39 @@ def test_int8_arm_bundle_verifies_on_the_arm_runtime(emulated_runtime, int8_arm_
     expected = report["stats"]["expected"]
     assert expected["det"]["flipped"] / expected["det"]["pixels"] < 0.002
     assert expected["rec"]["lines"] >= 3 and expected["cls"]["crops"] >= 3
-    assert report["thresholds"]["fp32"]["rec_line_change"] == 1.0
+    assert report["thresholds"]["fp32"]["rec_line_change"] == 1.0 and report["gate"] == "every check"
+    assert all(c["gates"] for c in report["checks"])
     assert "| expected | rec: share of lines whose text changes |" in (tmp_path / "v.md").read_text()
+    assert "although the reference was sure" in (tmp_path / "v.md").read_text()
+
+
+def test_rec_line_comparison_tells_rounding_from_a_sure_change():
+    """A line the reference read with a small margin may change (int8 rounding on another CPU); a line it was sure
+    of must not: only the second is a sure change."""
+    from export.verify import SURE_GAP, compare_lines
+
+    charset = ["blank", "a", "b", "c"]
+
+    def line(*frames):  # frames as (class, probability of that class; the rest shared by the others)
+        probs = np.full((len(frames), 4), 0.0, np.float32)
+        for t, (cls, p) in enumerate(frames):
+            probs[t] = (1 - p) / 3
+            probs[t, cls] = p
+        return probs
+
+    theirs = np.stack([line((1, 0.99), (0, 0.9), (2, 0.95)),    # "ab", sure
+                       line((1, 0.99), (0, 0.9), (2, 0.40)),    # "ab", the b barely
+                       line((3, 0.97), (0, 0.9), (3, 0.97))])   # "cc"
+    same = compare_lines(theirs, theirs.copy(), charset)
+    assert same["changed_lines"] == 0 and same["sure_changes"] == 0
+    mine = theirs.copy()
+    mine[1, 2] = line((3, 0.45))[0]  # rounding: the b that had 0.40 becomes a c that the reference gave 0.2
+    mine[2, 2] = line((1, 0.9))[0]   # a sure c becomes an a
+    result = compare_lines(theirs, mine, charset)
+    assert result["changed_lines"] == 2 and result["changed_chars"] == 2
+    assert result["sure_changes"] == 1 and result["largest_gap_of_a_change"] >= SURE_GAP
+    broken = compare_lines(theirs, np.full_like(theirs, np.nan), charset)  # NaN outputs read as changes
+    assert broken["changed_lines"] == 3 and broken["sure_changes"] == 3
 
 
 def test_int8_bundle_needs_its_quantized_models(int8_arm_bundle, models_dir, img11):

@@ -158,6 +158,10 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--keep-fp32-first", nargs="*", default=[], metavar="ROLE=N",
                         help="keep the first N quantizable layers of a model FP32, e.g. rec=16 (the recognizer's "
                              "stem does not survive int8 activations)")
+    parser.add_argument("--rec-lstm-rank", type=positive_int, default=None, metavar="R",
+                        help="factor the recognizer's first LSTM input projection (2x256x512 FP32 weights in the rnn "
+                             "op) through a rank-R Linear that ships in int8; the truncation is weighted by the "
+                             "LSTM's inputs on the calibration crops (R=512: exact); QAT trains on from it")
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--report", metavar="OUT.json", help="also write the report JSON here")
     parser.add_argument("--verify-images", type=positive_int, default=2,
@@ -234,7 +238,8 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
         rec_batch_size=args.rec_batch_size, lr=args.lr, recovery_lr=args.recovery_lr,
         det_distill=args.det_distill, rec_distill=args.rec_distill,
         recovery_det_distill=args.recovery_det_distill, recovery_rec_distill=args.recovery_rec_distill,
-        pact=args.pact, det_flops_reduction=args.det_flops_reduction, rec_flops_reduction=args.rec_flops_reduction,
+        pact=args.pact, rec_lstm_rank=args.rec_lstm_rank, det_flops_reduction=args.det_flops_reduction,
+        rec_flops_reduction=args.rec_flops_reduction,
         criterion=args.criterion, sensitivity=sensitivity, plans=plans, eval_every=args.eval_every, resume=args.resume,
         dev_tail={**defaults.dev_tail, **_role_values(args.dev, "--dev", int)},
         keep_fp32_first=(_role_values([i for i in args.keep_fp32_first if not i.startswith("cls=")],
@@ -279,18 +284,16 @@ def run_compress(args: argparse.Namespace) -> int:
         with open(report_path) as handle:
             report = json.load(handle)
         keep[report["kind"]] = [row["layer"] for row in report["ranking"][: args.keep_fp32]]
-    from .program import quantizable_layers
-
-    paths = resolve_models(args.models)
+    keep_first: dict[str, int] = {}
     for item in args.keep_fp32_first:
         role, _, count = item.partition("=")
         if role not in ("det", "cls", "rec") or not count.isdigit():
             raise EdgeOCRError(f"--keep-fp32-first takes ROLE=N with ROLE det, cls or rec, not {item!r}")
-        layers = quantizable_layers(getattr(paths, role))
-        keep[role] = keep.get(role, []) + [layer.weight for layer in layers[: int(count)]]
+        keep_first[role] = int(count)
     options = PTQOptions(det_algo=args.det_algo, rec_algo=args.rec_algo, cls_algo=args.cls_algo,
                          det_images=args.calib_det_images, rec_crops=args.calib_rec_crops,
-                         per_channel=not args.per_tensor, keep_fp32=keep)
+                         per_channel=not args.per_tensor, keep_fp32=keep, keep_fp32_first=keep_first,
+                         rec_lstm_rank=args.rec_lstm_rank)
     train_options = train_recipe_options(args) if args.recipe != "ptq" else None
     work = artifacts_dir(args.out)
     if os.path.isdir(work) and not (train_options and train_options.resume):
@@ -391,14 +394,7 @@ def verify_what_shipped(args: argparse.Namespace, quantized: str, fp32_models: s
                                max_images=args.verify_images, thresholds=Thresholds().override(args.verify_limit))
     except EdgeOCRError as exc:
         return {"passed": False, "failed": str(exc), "error": str(exc)}
-    # The gate: the bundle must compute what its quantized models compute, which is what the accuracy above measured.
-    # What compression costs against FP32 is gated by --max-drop on the evaluation sets; on the few verification
-    # images the FP32 side is reported, not gated (an FP32 bundle has only that side, at the tight limits).
-    gating = [c for c in report["checks"] if c["against"] != "fp32" or c["check"].startswith("dictionary")
-              or "expected" not in report["stats"]]
-    failed = [f"[{c['against']}] {c['check']} {c['value']:.4g} > {c['limit']}" for c in gating if not c["passed"]]
-    return {**report, "all_checks_passed": report["passed"], "passed": not failed,
-            "gate": "the checks against the quantized models (and the dictionary)", "failed": "; ".join(failed)}
+    return report  # its gate: the checks against the quantized models (what the accuracy above measured)
 
 
 def accuracy_markdown(report: dict) -> str:

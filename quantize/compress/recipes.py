@@ -35,6 +35,8 @@ class PTQOptions:
     rec_crops: int = 240
     per_channel: bool = True
     keep_fp32: dict[str, list[str]] = field(default_factory=dict)  # role -> weight names kept in FP32
+    keep_fp32_first: dict[str, int] = field(default_factory=dict)  # role -> its first N quantizable layers stay FP32
+    rec_lstm_rank: int | None = None  # rec's LSTM input projection factored to this rank first (int8 Linear)
 
 
 def artifacts_dir(out_dir: str) -> str:
@@ -51,13 +53,23 @@ def quantize_models(models_dir: str, calib_det: str, calib_rec: str, out_dir: st
         ("cls", paths.cls, lambda: cls_calibration(calib_rec, options.rec_crops), options.cls_algo),
         ("rec", paths.rec, lambda: rec_calibration(calib_rec, options.rec_crops), options.rec_algo),
     ]
+    from .program import quantizable_layers
+
     for role, model_dir, calibration, algo in jobs:
         if role not in roles:
             continue
         start = time.perf_counter()
         log.info("PTQ %s (%s)", role, algo)
-        quantize_ptq(model_dir, calibration(), os.path.join(out_dir, role), algo=algo,
-                     per_channel=options.per_channel, skip_layers=options.keep_fp32.get(role, ()))
+        batches = calibration()
+        if role == "rec" and options.rec_lstm_rank:
+            from .lowrank import factored_recognizer
+
+            model_dir = factored_recognizer(models_dir, batches, options.rec_lstm_rank,
+                                            os.path.join(os.path.dirname(os.path.abspath(out_dir)), "fp32-rec-lowrank"))
+        skip = list(options.keep_fp32.get(role, ()))  # names of the program PTQ reads (a factored one has others)
+        skip += [layer.weight for layer in quantizable_layers(model_dir)[: options.keep_fp32_first.get(role, 0)]]
+        quantize_ptq(model_dir, batches, os.path.join(out_dir, role), algo=algo,
+                     per_channel=options.per_channel, skip_layers=skip)
         log.info("PTQ %s done in %.0f s", role, time.perf_counter() - start)
     shutil.copyfile(paths.dictionary, os.path.join(out_dir, os.path.basename(paths.dictionary)))
     return out_dir
@@ -120,6 +132,7 @@ class TrainRecipeOptions:
     recovery_det_distill: str = "cml"  # pruning recovery: the paper's CML (FP32 teacher + two students)
     recovery_rec_distill: str = "udml+teacher"  # U-DML between two students plus the unpruned FP32 teacher
     pact: bool = False
+    rec_lstm_rank: int | None = None  # QAT: the recognizer's LSTM input projection factored to this rank, in int8
     keep_fp32_first: dict[str, int] = field(default_factory=lambda: {"rec": 16})  # as PTQ: rec's stem stays FP32
     det_flops_reduction: float = 0.32
     rec_flops_reduction: float = 0.0  # 0 = not pruned: 10% of almost any rec layer's filters costs 10-35 points
@@ -166,7 +179,8 @@ def _train(role: str, models_dir: str, labels: str, out_dir: str, options: Train
     else:
         from ..train.rec import RecTrainConfig, train_rec
 
-        config, train = RecTrainConfig(batch_size=options.rec_batch_size, **common), train_rec
+        config, train = RecTrainConfig(batch_size=options.rec_batch_size, lstm_input_rank=options.rec_lstm_rank if qat
+                                       else None, **common), train_rec
     best = _finished(out_dir, config) if options.resume else None
     if best is not None:
         log.info("%s: kept from an earlier run with the same configuration", out_dir)
@@ -222,7 +236,12 @@ def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, w
         kept = _train(role, models_dir, labels, os.path.join(work, f"qat-{role}"), options,
                       options.det_steps if role == "det" else options.rec_steps, True, plan, weights)
         stages[role]["qat"] = _best(os.path.join(work, f"qat-{role}"))
-        stages[role]["compressed_cost"] = model_cost(build_network(role, models_dir, plan), role)
+        compressed = build_network(role, models_dir, plan)
+        if role == "rec" and options.rec_lstm_rank:
+            from ..nets.rec_lcnet_crnn import factor_lstm_input
+
+            compressed = factor_lstm_input(compressed, options.rec_lstm_rank)
+        stages[role]["compressed_cost"] = model_cost(compressed, role)
         target = os.path.join(quantized, role)
         if os.path.isdir(target):
             shutil.rmtree(target)

@@ -9,6 +9,7 @@ Input 3×32×W; output N×(W/4)×6625 softmax in eval mode, logits (and the back
 
 from __future__ import annotations
 
+import numpy as np
 import paddle
 from paddle import nn
 from paddle.nn import functional as F
@@ -105,26 +106,48 @@ class RecCRNN(nn.Layer):
 
     def forward(self, x, return_features: bool = False):
         features = self.backbone(x)  # N x C x 1 x W/4
+        logits, mid = self.head(features)
+        out = logits if self.training else F.softmax(logits, axis=2)
+        return (out, features, mid) if return_features else out
+
+    def head(self, features):
+        """Backbone features (N × C × 1 × T) → CTC logits (N × T × classes) and the mid features."""
         sequence = paddle.transpose(paddle.squeeze(features, axis=2), [0, 2, 1])  # N x T x C
         if self.lstm_input is not None:
             sequence = self.lstm_input(sequence)  # N x T x r
         states = zero_states(sequence, self.lstm.num_layers, self.lstm.num_directions, self.lstm.hidden_size)
         encoded, _ = self.lstm(sequence, states)
         mid = self.fc_mid(encoded)  # the features enhanced CTC pulls towards class centres
-        logits = self.fc(mid)
-        out = logits if self.training else F.softmax(logits, axis=2)
-        return (out, features, mid) if return_features else out
+        return self.fc(mid), mid
 
 
-def factor_lstm_input(net: RecCRNN, rank: int) -> RecCRNN:
-    """A copy of ``net`` whose first LSTM layer's input projection is factored by SVD to ``rank``.
+def lstm_input_moment(net: RecCRNN, batches) -> np.ndarray:
+    """E[x xᵀ] of the LSTM's input vectors x (the backbone's C features at each time step) over ``batches`` of
+    N × 3 × 32 × W images: what ``factor_lstm_input`` weighs the truncation error by."""
+    moment, count = None, 0
+    net.eval()
+    with paddle.no_grad():
+        for batch in batches:
+            features = net.backbone(paddle.to_tensor(batch))  # N x C x 1 x T
+            x = features.numpy()[:, :, 0, :].transpose(0, 2, 1).reshape(-1, features.shape[1]).astype(np.float64)
+            moment = x.T @ x if moment is None else moment + x.T @ x
+            count += len(x)
+    if moment is None:
+        raise ValueError("lstm_input_moment: no batches")
+    return moment / count
 
-    Both directions' input weights, stacked (512 × 512), are ``U S Vᵀ``: the shared Linear holds ``√S Vᵀ`` (the
-    square roots balance the two factors' ranges for int8) and each direction's ``rnn`` input weights the matching
-    rows of ``U √S``. Exact at rank 512 (up to rounding); below it, the truncated singular values are the error.
+
+def factor_lstm_input(net: RecCRNN, rank: int, input_moment: np.ndarray | None = None) -> RecCRNN:
+    """A copy of ``net`` whose first LSTM layer's input projection is factored to ``rank``.
+
+    Both directions' input weights, stacked (512 × 512), are W. Without ``input_moment`` W is truncated by plain SVD:
+    ``U S Vᵀ``, the shared Linear holds ``√S Vᵀ`` (the square roots balance the two factors' ranges for int8) and each
+    direction's ``rnn`` input weights the matching rows of ``U √S``. With ``input_moment`` M = E[x xᵀ] of the inputs
+    the LSTM really sees (``lstm_input_moment``), the truncation minimises the error of the gate pre-activations
+    E‖(W − Ŵ) x‖² instead: with M = L Lᵀ, Ŵ = [W L]ᵣ L⁻¹ (the SVD of W L, truncated; the shared Linear holds
+    ``√S Vᵀ L⁻¹``). Exact at rank 512 either way (up to rounding); below it, the truncated singular values of W (or
+    of W L) are the error.
     """
-    import numpy as np
-
     if net.lstm_input is not None:
         raise ValueError("the network's LSTM input is already factored")
     factored = RecCRNN(net.fc.weight.shape[1], lstm_input_rank=rank)
@@ -132,10 +155,17 @@ def factor_lstm_input(net: RecCRNN, rank: int) -> RecCRNN:
     state = {k: v.numpy() for k, v in [*net.named_parameters(), *net.named_buffers()] if v.persistable}
     forward, backward = state.pop("lstm.weight_ih_l0"), state.pop("lstm.weight_ih_l0_reverse")
     stacked = np.concatenate([forward, backward]).astype(np.float64)  # 2·4H × C
-    u, s, vt = np.linalg.svd(stacked, full_matrices=False)
+    if input_moment is None:
+        whiten = unwhiten = np.eye(stacked.shape[1])
+    else:
+        moment = np.asarray(input_moment, np.float64)
+        jitter = 1e-6 * np.trace(moment) / len(moment)  # dead channels would make M singular
+        whiten = np.linalg.cholesky(moment + jitter * np.eye(len(moment)))  # L
+        unwhiten = np.linalg.inv(whiten)
+    u, s, vt = np.linalg.svd(stacked @ whiten, full_matrices=False)
     root = np.sqrt(s[:rank])
     left = u[:, :rank] * root  # 2·4H × r
-    state["lstm_input.weight"] = (vt[:rank].T * root).astype(np.float32)  # C × r (paddle Linear: in × out)
+    state["lstm_input.weight"] = ((root[:, None] * vt[:rank]) @ unwhiten).T.astype(np.float32)  # C × r (in × out)
     state["lstm.weight_ih_l0"] = left[: forward.shape[0]].astype(np.float32)
     state["lstm.weight_ih_l0_reverse"] = left[forward.shape[0] :].astype(np.float32)
     target = {k: v for k, v in [*factored.named_parameters(), *factored.named_buffers()] if v.persistable}

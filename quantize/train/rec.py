@@ -51,6 +51,7 @@ class RecTrainConfig(TrainConfig):
     center_weight: float = 0.05
     width: int = 320
     augment: bool = False  # word-crop augmentations (quantize.train.augment.rec_augment) on the training batches
+    lstm_input_rank: int | None = None  # factor the first LSTM layer's input projection to this rank (SVD start)
 
 
 # U-DML: two students, DML on outputs + L2 on backbone features; "teacher": the same two terms against the frozen
@@ -135,6 +136,13 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     distill = config.distill or ""
     students = [build_network("rec", init_models, config.prune_plan, config.init_weights)
                 for _ in range(2 if "udml" in distill else 1)]
+    if config.lstm_input_rank:  # int8-able Linear outside the rnn op; distillation recovers what the truncation cut
+        from ..nets.rec_lcnet_crnn import factor_lstm_input, lstm_input_moment
+
+        sample = train.items[:512]
+        moment = lstm_input_moment(students[0], (np.stack([item[0] for item in sample[i : i + 32]])
+                                                 for i in range(0, len(sample), 32)))
+        students = [factor_lstm_input(s, config.lstm_input_rank, moment) for s in students]
     teacher = load_official("rec", init_models) if "teacher" in distill else None
     if teacher is not None:
         teacher.eval()
