@@ -25,50 +25,80 @@ METRICS = ("det_hmean", "e2e_hmean", "rec_accuracy")
 OFFICIAL_SLIM = "ch_PP-OCRv2_slim_lite_v2.10_arm"
 
 
+def _domains_of_eval(path: str) -> dict[str, dict]:
+    """{domain: headline numbers} of an ``edge-ocr eval --json`` report (one-domain reports: icdar2015)."""
+    from edge_ocr.evaluation.cli import headline
+
+    report = json.load(open(path))
+    parts = report.get("domains") or {DEFAULT_DOMAIN: report}
+    return {name: headline(part) for name, part in parts.items()}
+
+
+def _merge(domains: dict, path: str) -> bool:
+    """Add the domains an eval report scored that ``domains`` lacks; True if it added any."""
+    if not os.path.isfile(path):
+        return False
+    extra = {name: values for name, values in _domains_of_eval(path).items() if name not in domains}
+    domains.update(extra)
+    return bool(extra)
+
+
 def load_variants(results: str, shared: str) -> list[dict]:
-    """One row per variant: name, bundle bytes, the three metrics (None where not measured), FLOPs, source."""
+    """One row per variant: name, bundle bytes, {domain: the three metrics (None where not measured)}, FLOPs, how it
+    ran on ARM, sources. Variants scored on ICDAR 2015 alone by their compress run take the other domains from
+    ``eval-NAME-domains.json`` (their quantized models, evaluated since)."""
     rows = []
     reports = sorted(glob.glob(os.path.join(results, "compress-*.json")))
     reports = [p for p in reports if not p.endswith("compress-summary.json")]
     fp32_bytes = next((json.load(open(p)).get("fp32_bundle_bytes") for p in reports
                        if json.load(open(p)).get("fp32_bundle_bytes")), None)
-    fp32_eval = os.path.join(results, "eval-fp32.json")
-    if os.path.isfile(fp32_eval):
-        ev = json.load(open(fp32_eval))
-        rows.append({"name": "FP32 (official models)", "bytes": fp32_bytes, "det_hmean": ev["det"]["hmean"],
-                     "e2e_hmean": ev["e2e"]["hmean"], "rec_accuracy": ev["rec"]["accuracy"],
-                     "source": "eval-fp32.json"})
+    fp32_domains: dict = {}
+    sources = [name for name in ("eval-fp32-domains.json", "eval-fp32.json")
+               if _merge(fp32_domains, os.path.join(results, name))]
+    if fp32_domains:
+        rows.append({"name": "FP32 (official models)", "bytes": fp32_bytes, "domains": fp32_domains,
+                     "source": ", ".join(sources)})
     slim_dir = os.path.join(shared, "models", "reference", OFFICIAL_SLIM)
-    slim_eval = os.path.join(results, "eval-official-slim-det.json")
     if os.path.isdir(slim_dir):
         size = sum(os.path.getsize(os.path.join(slim_dir, f)) for f in os.listdir(slim_dir) if f.endswith(".nb"))
-        ev = json.load(open(slim_eval)) if os.path.isfile(slim_eval) else None
-        rows.append({"name": "PaddleOCR slim (official)", "bytes": size,
-                     "det_hmean": ev["det"]["hmean"] if ev else None, "e2e_hmean": ev["e2e"]["hmean"] if ev else None,
-                     "rec_accuracy": None,
+        domains: dict = {}
+        sources = [name for name in ("eval-official-slim-det.json", "eval-official-slim-det-domains.json")
+                   if _merge(domains, os.path.join(results, name))]
+        for values in domains.values():
+            values["rec_accuracy"] = None  # its recognizer was not in these runs
+        rows.append({"name": "PaddleOCR slim (official)", "bytes": size, "domains": domains,
                      "source": f"{OFFICIAL_SLIM} (.nb sizes, dictionary not counted); det/e2e: its quantized "
-                               "detector with the FP32 recognizer; its rec .nb is ARM-only"})
+                               f"detector with the FP32 recognizer ({', '.join(sources) or 'not evaluated'}); its rec "
+                               ".nb is ARM-only"})
     for path in reports:
         report = json.load(open(path))
         if "compressed" not in report:
             continue
         name = os.path.basename(path)[len("compress-") : -len(".json")]
         # reports before domains hold ICDAR 2015's numbers directly; later ones {domain: numbers}
-        domains = by_domain(report["compressed"])
-        row = {"name": name, "bytes": report["bundle_bytes"],
-               **domains.get(DEFAULT_DOMAIN, dict.fromkeys(METRICS)), "domains": domains,
-               "drop": by_domain(report.get("drop")), "source": os.path.basename(path),
-               "wall_seconds": report.get("wall_seconds")}
+        domains = dict(by_domain(report["compressed"]))
+        source = os.path.basename(path)
+        if _merge(domains, os.path.join(results, f"eval-{name}-domains.json")):
+            source += f" + eval-{name}-domains.json"
+        row = {"name": name, "bytes": report["bundle_bytes"], "domains": domains, "drop": by_domain(report.get("drop")),
+               "source": source, "wall_seconds": report.get("wall_seconds"),
+               "own_reference": "charset" in report}  # a charset bundle is compared with FP32 cut to its charset
         if "flops" in report:
             row["det_flops_reduction"] = report["flops"]["det"]["reduction"]
-        row["on_arm"] = arm_verification(report)
+        row["on_arm"] = arm_verification(report, os.path.join(results, f"verify-{name}-arm.json"))
         rows.append(row)
+    for row in rows:  # ICDAR 2015's numbers at the top level: the plot and older readers
+        row.update({m: row["domains"].get(DEFAULT_DOMAIN, {}).get(m) for m in METRICS})
     return rows
 
 
-def arm_verification(report: dict) -> str:
-    """What the report says of the shipped bundle on the ARM runtime (reports before 2026-11-26 never ran it)."""
+def arm_verification(report: dict, later: str | None = None) -> str:
+    """What the report says of the shipped bundle on the ARM runtime (reports before 2026-11-26 never ran it); a
+    later ``edge-ocr verify --json`` of the same bundle (``later``) takes its place."""
     verification = report.get("verification")
+    note = ""
+    if later and os.path.isfile(later):
+        verification, note = json.load(open(later)), f" ({os.path.basename(later)})"
     if not verification:
         return "never run"
     if verification.get("skipped"):
@@ -81,40 +111,49 @@ def arm_verification(report: dict) -> str:
         if not check["check"].startswith("dictionary"):
             sides[check["against"]] = sides.get(check["against"], True) and check["passed"]
     words = {"expected": ("= its quantized models", "**differs from its quantized models**"),
-             "fp32": ("within the FP32 limits", "outside the FP32 limits")}
-    return f"{where}: " + "; ".join(words[side][0 if ok else 1] for side, ok in sides.items())
+             "fp32": ("within the FP32 limits", "outside the FP32 limits (reported)")}
+    return f"{where}: " + "; ".join(words[side][0 if ok else 1] for side, ok in sides.items()) + note
+
+
+COLUMNS = [(DEFAULT_DOMAIN, "det_hmean", "IC15 det"), (DEFAULT_DOMAIN, "e2e_hmean", "IC15 e2e"),
+           (DEFAULT_DOMAIN, "rec_accuracy", "IC15 rec"), ("td500", "det_hmean", "TD500 det"),
+           ("zh_synth", "det_hmean", "zh det"), ("zh_synth", "e2e_hmean", "zh e2e"),
+           ("zh_synth", "rec_accuracy", "zh rec")]
 
 
 def markdown(rows: list[dict]) -> str:
-    def pct(value):
-        return "n/a" if value is None else f"{value * 100:.2f}"
+    """One row per variant, a column per domain and metric: % (change against FP32 in points)."""
+    fp32 = next((row["domains"] for row in rows if row["name"].startswith("FP32")), {})
+    columns = COLUMNS + [(d, m, f"{d} {m.split('_')[0]}") for d in sorted({d for row in rows for d in row["domains"]})
+                         if d not in {c[0] for c in COLUMNS} for m in METRICS
+                         if any(row["domains"].get(d, {}).get(m) is not None for row in rows)]
 
-    lines = ["# Compression variants: size against accuracy", "",
-             "ICDAR2015 test (500 images) for det / e2e Hmean, IC15 word test (2077 crops) for rec accuracy; "
-             "bundle = ARM `.nb` files + dictionary.", "",
+    def cell(row: dict, domain: str, metric: str) -> str:
+        value = row["domains"].get(domain, {}).get(metric)
+        if value is None:
+            return "n/a"
+        reference = None if row.get("own_reference") else fp32.get(domain, {}).get(metric)
+        if reference is not None and not row["name"].startswith("FP32"):
+            return f"{value * 100:.2f} ({(value - reference) * 100:+.2f})"
+        drop = row.get("drop", {}).get(domain, {}).get(metric)
+        return f"{value * 100:.2f}" + (f" ({-drop:+.2f})" if drop is not None else "")
+
+    lines = ["# Compression variants: size against accuracy, domain by domain", "",
+             "IC15: ICDAR 2015 test (500 images; 2,077 word crops for rec). TD500: the last 100 MSRA-TD500 train "
+             "images (Chinese + English lines; det only, calibration and training never see them). zh: `edge-ocr "
+             "synth`'s dev split (100 scene images, 500 line crops; Chinese + English + digits). % with the change "
+             "against FP32 in points. Bundle = ARM `.nb` files + dictionary.", "",
              "Accuracy of compressed variants: their quantized models in Paddle Inference (simulated int8). 'on ARM': "
              "the bundle itself run on Paddle Lite's ARM runtime and compared with those models and FP32 "
              "(`edge-ocr verify`, run by compress since 2026-11-26).", "",
-             "| variant | ARM bundle MB | det Hmean % | e2e Hmean % | rec accuracy % | det FLOPs cut | on ARM "
-             "| source |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| variant | ARM bundle MB | " + " | ".join(c[2] for c in columns)
+             + " | det FLOPs cut | on ARM | source |",
+             "|---|---|" + "---|" * len(columns) + "---|---|---|"]
     for row in rows:
         size = "n/a" if row["bytes"] is None else f"{row['bytes'] / 1e6:.2f}"
         cut = f"{row['det_flops_reduction']:.1%}" if row.get("det_flops_reduction") is not None else ""
-        lines.append(f"| {row['name']} | {size} | {pct(row['det_hmean'])} | {pct(row['e2e_hmean'])} | "
-                     f"{pct(row['rec_accuracy'])} | {cut} | {row.get('on_arm', '')} | {row['source']} |")
-    others = sorted({d for row in rows for d in row.get("domains", {}) if d != DEFAULT_DOMAIN})
-    if others:  # variants scored on more domains: every metric, FP32 → compressed (drop in points)
-        lines += ["", "Other domains (the compress report's FP32 → compressed, drop in points):", "",
-                  "| variant | domain | det Hmean % | e2e Hmean % | rec accuracy % |", "|---|---|---|---|---|"]
-        for row in rows:
-            for domain in others:
-                values = row.get("domains", {}).get(domain)
-                if values:
-                    drop = row["drop"].get(domain, {})
-                    cells = [f"{pct(values[m])} ({-drop[m]:+.2f})" if m in drop else pct(values.get(m))
-                             for m in METRICS]
-                    lines.append(f"| {row['name']} | {domain} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row['name']} | {size} | " + " | ".join(cell(row, d, m) for d, m, _ in columns)
+                     + f" | {cut} | {row.get('on_arm', '')} | {row['source']} |")
     return "\n".join(lines) + "\n"
 
 

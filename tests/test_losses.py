@@ -79,3 +79,17 @@ def test_soft_map_loss_follows_the_teacher_probabilities():
     assert float(losses.soft_map_loss(teacher, teacher)) == pytest.approx(0.0, abs=1e-7)
     near, far = t([[0.0, 0.7, 0.6, 0.0]]), t([[0.0, 0.2, 0.1, 0.0]])
     assert 0 < float(losses.soft_map_loss(near, teacher)) < float(losses.soft_map_loss(far, teacher))
+
+
+def test_fast_log_softmax_gives_paddles_values_and_gradients():
+    import numpy as np
+    import paddle
+    import paddle.nn.functional as F
+
+    x = np.random.default_rng(0).normal(0, 8, (2, 5, 300)).astype("float32")
+    ours, theirs = paddle.to_tensor(x, stop_gradient=False), paddle.to_tensor(x, stop_gradient=False)
+    weights = paddle.to_tensor(np.random.default_rng(1).uniform(size=x.shape).astype("float32"))
+    (losses.log_softmax(ours, axis=2) * weights).sum().backward()
+    (F.log_softmax(theirs, axis=2) * weights).sum().backward()
+    assert np.abs(losses.log_softmax(ours, axis=2).numpy() - F.log_softmax(theirs, axis=2).numpy()).max() < 1e-4
+    assert np.abs(ours.grad.numpy() - theirs.grad.numpy()).max() < 1e-4

@@ -13,7 +13,7 @@ import random
 
 import numpy as np
 
-from edge_ocr.cls import TextClassifier
+from edge_ocr.cls import TextClassifier, resize_norm_padded
 from edge_ocr.config import ClsParams, DetParams, RecParams
 from edge_ocr.det import preprocess_det
 from edge_ocr.errors import EdgeOCRError
@@ -96,6 +96,11 @@ def rec_calibration(
     recognizer = TextRecognizer.__new__(TextRecognizer)
     recognizer.params = params
     return [batch for _, batch in recognizer.batches(_crops(label_file, limit, seed))]
+
+
+def rec_train_images(label_file: str, limit: int = 3000, seed: int = 0) -> np.ndarray:
+    """N × 3 × 32 × 320 word crops (resized and padded as in training) from a train label file, seeded sample."""
+    return np.stack([resize_norm_padded(crop, 32, 320) for crop in _crops(label_file, limit, seed)])
 
 
 def cls_calibration(

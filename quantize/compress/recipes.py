@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from edge_ocr.errors import EdgeOCRError
 from edge_ocr.models import resolve_models
 
-from .calibration import cls_calibration, det_calibration, rec_calibration
+from .calibration import cls_calibration, det_calibration, rec_calibration, rec_train_images
 from .ptq import quantize_ptq
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class PTQOptions:
     keep_fp32: dict[str, list[str]] = field(default_factory=dict)  # role -> weight names kept in FP32
     keep_fp32_first: dict[str, int] = field(default_factory=dict)  # role -> its first N quantizable layers stay FP32
     rec_lstm_rank: int | None = None  # rec's LSTM input projection factored to this rank first (int8 Linear)
+    rec_lstm_distill_steps: int = 300  # then its head distilled from the FP32 recognizer (cached features)
+    rec_lstm_train_crops: int = 3000  # train crops for the moment and the distillation
 
 
 def artifacts_dir(out_dir: str) -> str:
@@ -64,8 +66,11 @@ def quantize_models(models_dir: str, calib_det: str, calib_rec: str, out_dir: st
         if role == "rec" and options.rec_lstm_rank:
             from .lowrank import factored_recognizer
 
-            model_dir = factored_recognizer(models_dir, batches, options.rec_lstm_rank,
-                                            os.path.join(os.path.dirname(os.path.abspath(out_dir)), "fp32-rec-lowrank"))
+            model_dir = factored_recognizer(
+                models_dir, batches, options.rec_lstm_rank,
+                os.path.join(os.path.dirname(os.path.abspath(out_dir)), "fp32-rec-lowrank"),
+                train_images=rec_train_images(calib_rec, options.rec_lstm_train_crops),
+                steps=options.rec_lstm_distill_steps)
         skip = list(options.keep_fp32.get(role, ()))  # names of the program PTQ reads (a factored one has others)
         skip += [layer.weight for layer in quantizable_layers(model_dir)[: options.keep_fp32_first.get(role, 0)]]
         quantize_ptq(model_dir, batches, os.path.join(out_dir, role), algo=algo,

@@ -11,6 +11,14 @@ from paddle.nn import functional as F
 EPS = 1e-6
 
 
+def log_softmax(x, axis: int = -1):
+    """``F.log_softmax``, computed as x − max − log Σ exp(x − max): the same numbers, and on Paddle 2.6's CPU
+    kernels about 60× faster over the recognizer's 6,625 classes (a 64×80×6625 batch: 28 s forward + 29 s backward
+    against 0.44 s + 0.29 s), which made every recognizer training step take minutes."""
+    shifted = x - x.max(axis=axis, keepdim=True).detach()
+    return shifted - paddle.log(paddle.exp(shifted).sum(axis=axis, keepdim=True))
+
+
 def _flat(x):
     return x.squeeze(1) if x.ndim == 4 else x
 
@@ -57,7 +65,7 @@ def db_loss(maps: dict, labels: dict, alpha: float = 5.0, beta: float = 10.0) ->
 def ctc_loss(logits, labels, label_lengths):
     """CTC over N×T×C logits (blank = 0); labels N×L padded; mean over the batch of per-sample losses."""
     n, t, _ = logits.shape
-    log_probs = F.log_softmax(logits, axis=2).transpose([1, 0, 2])
+    log_probs = log_softmax(logits, axis=2).transpose([1, 0, 2])
     input_lengths = paddle.full([n], t, dtype="int64")
     loss = F.ctc_loss(log_probs, labels.astype("int32"), input_lengths, label_lengths.astype("int64"), blank=0,
                       reduction="none")
@@ -84,7 +92,7 @@ def enhanced_ctc_loss(logits, features, labels, label_lengths, centers, center_w
 
 def dml_loss(logits_a, logits_b, axis: int = -1):
     """Deep mutual learning: symmetric KL divergence between two models' softmax outputs, averaged."""
-    log_a, log_b = F.log_softmax(logits_a, axis=axis), F.log_softmax(logits_b, axis=axis)
+    log_a, log_b = log_softmax(logits_a, axis=axis), log_softmax(logits_b, axis=axis)
     p_a, p_b = log_a.exp(), log_b.exp()
     kl_ab = (p_a * (log_a - log_b)).sum(axis=axis).mean()
     kl_ba = (p_b * (log_b - log_a)).sum(axis=axis).mean()
