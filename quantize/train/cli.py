@@ -40,6 +40,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--qat", action="store_true",
                         help="quantization-aware training; OUT/best is then a quantized model for export --quantized")
     parser.add_argument("--pact", action="store_true", help="with --qat: PACT clipping of activations")
+    parser.add_argument("--lstm-rank", type=int, default=None, metavar="R",
+                        help="rec: factor the first LSTM layer's input projection to rank R (weighted by the train "
+                             "crops' LSTM inputs) before training; with --qat it ships in int8")
     parser.add_argument("--keep-fp32-first", type=int, default=0, metavar="N",
                         help="with --qat: the first N conv/linear layers stay FP32 (rec: 16 as in PTQ)")
     parser.add_argument("--prune-plan", metavar="PLAN.json", help="train the network pruned to this plan "
@@ -89,7 +92,8 @@ def run_train(args: argparse.Namespace) -> int:
 
         if args.distill not in (None, *REC_DISTILL):
             raise EdgeOCRError("the recognizer trains with --distill udml, teacher or udml+teacher")
-        config = RecTrainConfig(enhanced_ctc=args.enhanced_ctc, augment=args.augment, **common)
+        config = RecTrainConfig(enhanced_ctc=args.enhanced_ctc, augment=args.augment,
+                                lstm_input_rank=args.lstm_rank, **common)
         best = train_rec(args.init, args.train_labels, args.eval_labels, args.out, config, resume=args.resume,
                          eval_limit=args.eval_limit, dev_tail=args.dev_tail)
         metric = f"word accuracy {best['accuracy']:.4f}"
