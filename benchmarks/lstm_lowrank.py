@@ -95,7 +95,7 @@ def main() -> int:
         start = time.perf_counter()
         model = net if rank is None else factor_lstm_input(net, rank, moment if method != "svd" else None)
         if method == "whitened+distilled":
-            from quantize.compress.lowrank import distill_head
+            from quantize.train.lstm_distill import distill_head
 
             distill_head(net, model, images, args.distill_steps)
         model.eval()

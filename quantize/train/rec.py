@@ -52,6 +52,7 @@ class RecTrainConfig(TrainConfig):
     width: int = 320
     augment: bool = False  # word-crop augmentations (quantize.train.augment.rec_augment) on the training batches
     lstm_input_rank: int | None = None  # factor the first LSTM layer's input projection to this rank (SVD start)
+    lstm_distill_steps: int = 200  # then distill the factored LSTM alone on cached features before training
 
 
 # U-DML: two students, DML on outputs + L2 on backbone features; "teacher": the same two terms against the frozen
@@ -138,11 +139,15 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
                 for _ in range(2 if "udml" in distill else 1)]
     if config.lstm_input_rank:  # int8-able Linear outside the rnn op; distillation recovers what the truncation cut
         from ..nets.rec_lcnet_crnn import factor_lstm_input, lstm_input_moment
+        from .lstm_distill import distill_head
 
-        sample = train.items[:512]
-        moment = lstm_input_moment(students[0], (np.stack([item[0] for item in sample[i : i + 32]])
-                                                 for i in range(0, len(sample), 32)))
+        images = np.stack([item[0] for item in train.items[:3000]])
+        moment = lstm_input_moment(students[0], [images[i : i + 32] for i in range(0, len(images), 32)])
+        official = students[0]
         students = [factor_lstm_input(s, config.lstm_input_rank, moment) for s in students]
+        if config.lstm_distill_steps:  # cheap (backbone frozen, features cached): QAT then starts near the official
+            for s in students:
+                distill_head(official, s, images, config.lstm_distill_steps, seed=config.seed)
     teacher = load_official("rec", init_models) if "teacher" in distill else None
     if teacher is not None:
         teacher.eval()
