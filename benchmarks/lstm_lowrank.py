@@ -111,10 +111,10 @@ def main() -> int:
     report = {"command": "python benchmarks/lstm_lowrank.py " + " ".join(sys.argv[1:]), "crops": args.crops,
               "labels": args.labels, "moment_labels": args.moment_labels, "moment_crops": args.moment_crops,
               "distill_steps": args.distill_steps,
-              "rows": rows, "note": "dygraph FP32, no training: the error of the truncation alone"}
+              "rows": rows, "note": "dygraph FP32; svd / whitened: the error of the truncation alone"}
     write_json(args.out + ".json", report)
     base = rows[0]["bytes"]
-    lines = ["# LSTM input projection, factored (no training)", "", f"`{report['command']}`", "",
+    lines = ["# LSTM input projection, factored", "", f"`{report['command']}`", "",
              "Truncation: `svd` of the weights alone; `whitened`: weighted by E[x xT] of the LSTM's inputs on train "
              "crops (minimum error of the gate pre-activations); `whitened+distilled`: then the head (shared Linear, "
              "LSTM, FCs) distilled from the official recognizer on the same train crops, backbone frozen.", "",
