@@ -157,7 +157,9 @@ def test_compress_mixes_calibration_files_scores_each_domain_and_gates(models_di
               "--target", "arm", "--out", str(out), "--eval-rec", tiny_domains["ic15_rec"],
               "--domain", f"zh:rec={tiny_domains['zh_rec']}", "--charset", "digits", "--no-verify",
               "--det-algo", "abs_max", "--rec-algo", "abs_max", "--cls-algo", "abs_max",
-              "--calib-det-images", "2", "--calib-rec-crops", "12", "--keep-fp32-first", "rec=16"]
+              "--calib-det-images", "2", "--calib-rec-crops", "12", "--keep-fp32-first", "rec=16",
+              # the LSTM's input projection factored (weighted by 16 train crops, distilled 2 steps), in int8
+              "--rec-lstm-rank", "128", "--rec-lstm-distill-steps", "2", "--rec-lstm-train-crops", "16"]
     proc = run_cli(*common, "--max-drop", "-100")  # every domain's drop (>= -100 points) fails this gate
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "labels rec_accuracy fell" in proc.stderr and "zh rec_accuracy fell" in proc.stderr
@@ -167,5 +169,9 @@ def test_compress_mixes_calibration_files_scores_each_domain_and_gates(models_di
     merged = (tmp_path / "bundle-artifacts" / "calib-det.txt").read_text(encoding="utf-8").splitlines()
     assert len(merged) == 500 + 300 - TD500_DEV_IMAGES
     assert len((tmp_path / "bundle-artifacts" / "calib-rec.txt").read_text(encoding="utf-8").splitlines()) == 3020
+    from quantize.compress.program import op_counts
+
+    assert op_counts(str(tmp_path / "bundle-artifacts" / "quantized" / "rec"))["matmul_v2"] == 3  # factor, fc_mid, fc
+    assert os.path.isfile(tmp_path / "bundle-artifacts" / "fp32-rec-lowrank" / "inference.pdmodel")
     markdown = (tmp_path / "bundle-artifacts" / "report.md").read_text()
     assert "| metric (FP32 → compressed, drop in points) | labels | zh |" in markdown

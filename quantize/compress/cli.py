@@ -164,8 +164,11 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
                              "LSTM's inputs on train crops (R=512: exact); PTQ first distills the factored head "
                              "from the FP32 recognizer (--rec-lstm-distill-steps), QAT trains on from it")
     parser.add_argument("--rec-lstm-distill-steps", type=int, default=PTQOptions.rec_lstm_distill_steps,
-                        metavar="N", help="PTQ with --rec-lstm-rank: steps of head distillation on cached backbone "
-                                          "features of the --calib-rec train crops (0: the truncation alone)")
+                        metavar="N", help="PTQ with --rec-lstm-rank: steps of distilling the factored LSTM on cached "
+                                          "backbone features of --calib-rec train crops (0: the truncation alone)")
+    parser.add_argument("--rec-lstm-train-crops", type=positive_int, default=PTQOptions.rec_lstm_train_crops,
+                        metavar="N", help="PTQ with --rec-lstm-rank: train crops (seeded sample of --calib-rec) for "
+                                          "the truncation's weighting and the distillation")
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--report", metavar="OUT.json", help="also write the report JSON here")
     parser.add_argument("--verify-images", type=positive_int, default=2,
@@ -297,7 +300,8 @@ def run_compress(args: argparse.Namespace) -> int:
     options = PTQOptions(det_algo=args.det_algo, rec_algo=args.rec_algo, cls_algo=args.cls_algo,
                          det_images=args.calib_det_images, rec_crops=args.calib_rec_crops,
                          per_channel=not args.per_tensor, keep_fp32=keep, keep_fp32_first=keep_first,
-                         rec_lstm_rank=args.rec_lstm_rank, rec_lstm_distill_steps=args.rec_lstm_distill_steps)
+                         rec_lstm_rank=args.rec_lstm_rank, rec_lstm_distill_steps=args.rec_lstm_distill_steps,
+                         rec_lstm_train_crops=args.rec_lstm_train_crops)
     train_options = train_recipe_options(args) if args.recipe != "ptq" else None
     work = artifacts_dir(args.out)
     if os.path.isdir(work) and not (train_options and train_options.resume):
