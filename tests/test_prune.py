@@ -175,20 +175,21 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
     hand_plan = json.loads((tmp_path / "s-det" / "plan.json").read_text())
     assert hand_plan["ratios"] == {"neck.in5.weight": 0.5} and hand_plan["chosen_by"] == "hand"
     out = tmp_path / "bundle"
-    proc = run_cli("compress", "--recipe", "prune-qat", "--models", models_dir, "--calib-det", tiny_labels["det"],
-                   "--calib-rec", tiny_labels["rec"], "--target", "arm", "--out", str(out),
-                   "--eval-det", os.path.join(shared, "data", "icdar2015", "test_label.txt"),
-                   "--eval-rec", os.path.join(shared, "data", "ic15_rec", "rec_gt_test.txt"), "--eval-limit", "2",
-                   "--cls-algo", "abs_max", "--calib-rec-crops", "12", "--det-steps", "2", "--rec-steps", "2",
-                   "--recovery-det-steps", "1", "--recovery-rec-steps", "1", "--det-batch-size", "1",
-                   "--rec-batch-size", "4", "--eval-every", "1", "--dev", "det=1", "rec=4",
-                   "--det-flops-reduction", "0.05", "--rec-flops-reduction", "0.05",
-                   "--prune-plan", f"det={tmp_path / 's-det' / 'plan.json'}",
-                   "--prune-sensitivity", f"rec={tmp_path / 's-rec' / 'sensitivity.json'}", "--max-drop", "100",
-                   # two training steps cannot be judged against FP32; the bundle against its own models can
-                   "--verify-images", "1", "--verify-limit", "fp32.rec_line_change=1", "--verify-limit",
-                   "fp32.det_box_miss=1", "--verify-limit", "fp32.det_flip=1", "--verify-limit",
-                   "fp32.det_corner_rel=1000", "--verify-limit", "fp32.cls_flip=1")
+    common = ["compress", "--recipe", "prune-qat", "--models", models_dir, "--calib-det", tiny_labels["det"],
+              "--calib-rec", tiny_labels["rec"], "--target", "arm", "--out", str(out),
+              "--eval-det", os.path.join(shared, "data", "icdar2015", "test_label.txt"),
+              "--eval-rec", os.path.join(shared, "data", "ic15_rec", "rec_gt_test.txt"), "--eval-limit", "2",
+              "--cls-algo", "abs_max", "--calib-rec-crops", "12", "--det-steps", "2", "--rec-steps", "2",
+              "--recovery-det-steps", "1", "--recovery-rec-steps", "1", "--det-batch-size", "1",
+              "--rec-batch-size", "4", "--eval-every", "1", "--dev", "det=1", "rec=4",
+              "--det-flops-reduction", "0.05", "--rec-flops-reduction", "0.05",
+              "--prune-plan", f"det={tmp_path / 's-det' / 'plan.json'}",
+              "--prune-sensitivity", f"rec={tmp_path / 's-rec' / 'sensitivity.json'}", "--max-drop", "100",
+              # two training steps cannot be judged against FP32; the bundle against its own models can
+              "--verify-images", "1", "--verify-limit", "fp32.rec_line_change=1", "--verify-limit",
+              "fp32.det_box_miss=1", "--verify-limit", "fp32.det_flip=1", "--verify-limit",
+              "fp32.det_corner_rel=1000", "--verify-limit", "fp32.cls_flip=1"]
+    proc = run_cli(*common, "--prune-fallback-drop", "100")  # two steps: keep the pruned models whatever they cost
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "bundle-artifacts" / "report.json").read_text())
     for key in ("bundle_bytes", "files", "fp32", "compressed", "drop", "flops", "stages", "fp32_bundle_bytes"):
@@ -202,6 +203,15 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
     verification = report["verification"]  # the pruned int8 bundle ran on the ARM runtime and matched its models
     assert verification["passed"] and verification["runtime"] == "qemu"
     assert verification["thresholds"]["fp32"]["rec_line_change"] == 1.0
+    # a pruned model that ends further below FP32 on the dev split than --prune-fallback-drop is replaced by the
+    # unpruned QAT model (the finished pruning stages are kept with --resume; every pruned model "fails" at -100)
+    proc = run_cli(*common, "--prune-fallback-drop", "-100", "--resume", "--no-verify")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "bundle-artifacts" / "report.json").read_text())
+    for role in ("det", "rec"):
+        assert report["stages"][role]["fallback"]["to"] == "unpruned QAT"
+        assert report["flops"][role]["compressed"]["flops"] == report["flops"][role]["fp32"]["flops"]
+    assert "the unpruned QAT model ships" in (tmp_path / "bundle-artifacts" / "report.md").read_text()
 
 
 def test_resume_keeps_only_a_finished_stage_with_the_same_config(tmp_path):

@@ -198,6 +198,10 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--det-flops-reduction", type=float, default=defaults.det_flops_reduction)
     train.add_argument("--rec-flops-reduction", type=float, default=defaults.rec_flops_reduction)
     train.add_argument("--criterion", choices=("fpgm", "l1"), default=defaults.criterion, help="pruning criterion")
+    train.add_argument("--prune-fallback-drop", type=float, default=defaults.prune_fallback_drop, metavar="POINTS",
+                       help="prune-qat: a pruned model whose QAT dev metric ends more than POINTS below the official "
+                            "model's on the same dev split (drawn from every --calib file) is replaced by the "
+                            "unpruned QAT model; the report says so")
     train.add_argument("--prune-sensitivity", nargs="*", default=[], metavar="ROLE=REPORT.json",
                        help="reuse saved pruning sensitivity reports (edge-ocr prune writes them)")
     train.add_argument("--prune-plan", nargs="*", default=[], metavar="ROLE=PLAN.json",
@@ -247,7 +251,8 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
         recovery_det_distill=args.recovery_det_distill, recovery_rec_distill=args.recovery_rec_distill,
         pact=args.pact, rec_lstm_rank=args.rec_lstm_rank, det_flops_reduction=args.det_flops_reduction,
         rec_flops_reduction=args.rec_flops_reduction,
-        criterion=args.criterion, sensitivity=sensitivity, plans=plans, eval_every=args.eval_every, resume=args.resume,
+        criterion=args.criterion, prune_fallback_drop=args.prune_fallback_drop, sensitivity=sensitivity, plans=plans,
+        eval_every=args.eval_every, resume=args.resume,
         dev_tail={**defaults.dev_tail, **_role_values(args.dev, "--dev", int)},
         keep_fp32_first=(_role_values([i for i in args.keep_fp32_first if not i.startswith("cls=")],
                                       "--keep-fp32-first", int)
@@ -453,6 +458,10 @@ def compress_markdown(report: dict) -> str:
             if name in stage:
                 parts.append(f"{name} best {stage[name]['best']:.4f} (last {stage[name]['last']:.4f}, "
                              f"{stage[name]['steps']} steps)")
+        if "fallback" in stage:
+            fell = stage["fallback"]
+            parts.append(f"**pruned and quantized it ended {fell['points_below_fp32']:.2f} points below FP32 "
+                         f"(limit {fell['limit']}): the unpruned QAT model ships**")
         lines.append(f"- {role} dev split: " + "; ".join(parts))
     verification = report.get("verification")
     if verification:

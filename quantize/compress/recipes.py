@@ -142,6 +142,9 @@ class TrainRecipeOptions:
     det_flops_reduction: float = 0.32
     rec_flops_reduction: float = 0.0  # 0 = not pruned: 10% of almost any rec layer's filters costs 10-35 points
     criterion: str = "fpgm"
+    # prune-qat: a pruned model whose QAT dev metric ends more than this many points below the official model's on
+    # the same dev split (drawn from every calibration source) is replaced by the unpruned QAT model
+    prune_fallback_drop: float = 1.5
     prune_dev: dict[str, int] = field(default_factory=lambda: {"det": 16, "rec": 200})
     sensitivity: dict[str, str] = field(default_factory=dict)  # role -> saved prune sensitivity report
     plans: dict[str, str] = field(default_factory=dict)  # role -> saved pruning plan (instead of planning one)
@@ -238,9 +241,19 @@ def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, w
             weights = recovered + ".pdparams"
             stages[role].update(plan={k: plan[k] for k in ("criterion", "ratios", "flops_reduction")},
                                 recovery=_best(os.path.join(work, f"recover-{role}")))
-        kept = _train(role, models_dir, labels, os.path.join(work, f"qat-{role}"), options,
-                      options.det_steps if role == "det" else options.rec_steps, True, plan, weights)
+        steps = options.det_steps if role == "det" else options.rec_steps
+        kept = _train(role, models_dir, labels, os.path.join(work, f"qat-{role}"), options, steps, True, plan, weights)
         stages[role]["qat"] = _best(os.path.join(work, f"qat-{role}"))
+        lost = (stages[role]["fp32_dev"] - stages[role]["qat"]["best"]) * 100
+        if plan is not None and lost > options.prune_fallback_drop:
+            log.warning("%s: pruned and quantized, dev %s fell %.2f points below FP32 (> %.2f): falling back to the "
+                        "unpruned model", role, stages[role]["qat"]["metric"], lost, options.prune_fallback_drop)
+            stages[role]["fallback"] = {"pruned_qat": stages[role]["qat"], "points_below_fp32": round(lost, 3),
+                                        "limit": options.prune_fallback_drop, "to": "unpruned QAT"}
+            plan = None
+            kept = _train(role, models_dir, labels, os.path.join(work, f"qat-{role}-unpruned"), options, steps, True,
+                          None, None)
+            stages[role]["qat"] = _best(os.path.join(work, f"qat-{role}-unpruned"))
         compressed = build_network(role, models_dir, plan)
         if role == "rec" and options.rec_lstm_rank:
             from ..nets.rec_lcnet_crnn import factor_lstm_input
