@@ -79,7 +79,9 @@ def _head(block, classes: int) -> tuple[list, list[tuple[str, int]]]:
         if op in ops:
             continue
         ops.append(op)
-        for arg in op.input_arg_names:
+        # persistable outputs too: a QAT weight quant-dequant op writes its per-channel scales (read by opt)
+        outputs = [arg for arg in op.output_arg_names if block.var(arg).persistable]
+        for arg in [*op.input_arg_names, *outputs]:
             source = block.var(arg)
             shape = list(source.shape)
             if source.persistable:

@@ -121,6 +121,14 @@ def test_rec_qat_steps_and_an_export_arm_runs(models_dir, tiny, tmp_path, pipeli
     arm, program = run_as_nb(final, batch, "arm", str(tmp_path))
     assert arm.shape == program.shape and np.isfinite(arm).all()
     assert (arm.argmax(-1) == program.argmax(-1)).mean() > 0.95
+    # a charset bundle of a QAT recognizer: the weight quant-dequant op's per-channel scales are sliced with the
+    # weights (opt refuses 6625 scales for 11 channels)
+    from export.charset import slice_recognizer
+
+    sliced = slice_recognizer(final, str(tmp_path / "sliced"), list(range(11)))
+    assert any(entry.endswith(".scale_0[axis 0]") for entry in sliced["sliced"])
+    arm, program = run_as_nb(str(tmp_path / "sliced"), batch, "arm", str(tmp_path / "sliced-nb"))
+    assert arm.shape[-1] == program.shape[-1] == 11 and np.isfinite(arm).all()
 
 
 def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_path, emulated_runtime):
