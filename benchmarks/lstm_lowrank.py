@@ -65,7 +65,7 @@ def main() -> int:
     parser.add_argument("--moment-crops", type=int, default=400, help="first N crops of each --moment-labels file")
     parser.add_argument("--distill-steps", type=int, default=0,
                         help="also distill each whitened factoring's head from the official recognizer on the "
-                             "--moment-labels crops for this many steps (quantize.compress.lowrank.distill_head)")
+                             "--moment-labels crops for this many steps (quantize.train.lstm_distill.distill_head)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                                       "lstm-lowrank"))
     args = parser.parse_args()
@@ -81,13 +81,15 @@ def main() -> int:
     moment = None
     if args.moment_labels:
         from edge_ocr.cls import resize_norm_padded
-        from quantize.nets.rec_lcnet_crnn import lstm_input_moment
+        from quantize.nets.rec_lcnet_crnn import feature_moment
+        from quantize.train.lstm_distill import backbone_features, distill_head
 
         evaluated = {os.path.abspath(s.image) for samples in sets.values() for s in samples}
         train = [s for path in args.moment_labels for s in read_rec_labels(path)[: args.moment_crops]
                  if os.path.abspath(s.image) not in evaluated]
         images = np.stack([resize_norm_padded(cv2.imread(s.image), 32, 320) for s in train])
-        moment = lstm_input_moment(net, [images[i: i + 32] for i in range(0, len(images), 32)])
+        features = backbone_features(net, images)  # once: the weighting and every distillation use them
+        moment = feature_moment(features[i: i + 256] for i in range(0, len(features), 256))
     methods = ["svd"] + (["whitened"] if moment is not None else []) + (
         ["whitened+distilled"] if moment is not None and args.distill_steps else [])
     rows = []
@@ -95,9 +97,7 @@ def main() -> int:
         start = time.perf_counter()
         model = net if rank is None else factor_lstm_input(net, rank, moment if method != "svd" else None)
         if method == "whitened+distilled":
-            from quantize.train.lstm_distill import distill_head
-
-            distill_head(net, model, images, args.distill_steps)
+            distill_head(net, model, features, args.distill_steps)
         model.eval()
         channels = 512
         rnn_input_fp32 = 2 * HIDDEN4 * (rank or channels)

@@ -67,10 +67,9 @@ def quantize_models(models_dir: str, calib_det: str, calib_rec: str, out_dir: st
             from .lowrank import factored_recognizer
 
             model_dir = factored_recognizer(
-                models_dir, batches, options.rec_lstm_rank,
+                models_dir, options.rec_lstm_rank,
                 os.path.join(os.path.dirname(os.path.abspath(out_dir)), "fp32-rec-lowrank"),
-                train_images=rec_train_images(calib_rec, options.rec_lstm_train_crops),
-                steps=options.rec_lstm_distill_steps)
+                rec_train_images(calib_rec, options.rec_lstm_train_crops), options.rec_lstm_distill_steps)
         skip = list(options.keep_fp32.get(role, ()))  # names of the program PTQ reads (a factored one has others)
         skip += [layer.weight for layer in quantizable_layers(model_dir)[: options.keep_fp32_first.get(role, 0)]]
         quantize_ptq(model_dir, batches, os.path.join(out_dir, role), algo=algo,

@@ -121,20 +121,24 @@ class RecCRNN(nn.Layer):
         return self.fc(mid), mid
 
 
-def lstm_input_moment(net: RecCRNN, batches) -> np.ndarray:
-    """E[x xᵀ] of the LSTM's input vectors x (the backbone's C features at each time step) over ``batches`` of
-    N × 3 × 32 × W images: what ``factor_lstm_input`` weighs the truncation error by."""
+def feature_moment(feature_batches) -> np.ndarray:
+    """E[x xᵀ] of the LSTM's input vectors x (the backbone's C features at each time step) over batches of backbone
+    features (N × C × 1 × T arrays): what ``factor_lstm_input`` weighs the truncation error by."""
     moment, count = None, 0
+    for features in feature_batches:
+        x = np.asarray(features)[:, :, 0, :].transpose(0, 2, 1).reshape(-1, features.shape[1]).astype(np.float64)
+        moment = x.T @ x if moment is None else moment + x.T @ x
+        count += len(x)
+    if moment is None:
+        raise ValueError("feature_moment: no batches")
+    return moment / count
+
+
+def lstm_input_moment(net: RecCRNN, batches) -> np.ndarray:
+    """``feature_moment`` of ``net``'s backbone on ``batches`` of N × 3 × 32 × W images."""
     net.eval()
     with paddle.no_grad():
-        for batch in batches:
-            features = net.backbone(paddle.to_tensor(batch))  # N x C x 1 x T
-            x = features.numpy()[:, :, 0, :].transpose(0, 2, 1).reshape(-1, features.shape[1]).astype(np.float64)
-            moment = x.T @ x if moment is None else moment + x.T @ x
-            count += len(x)
-    if moment is None:
-        raise ValueError("lstm_input_moment: no batches")
-    return moment / count
+        return feature_moment(net.backbone(paddle.to_tensor(batch)).numpy() for batch in batches)
 
 
 def factor_lstm_input(net: RecCRNN, rank: int, input_moment: np.ndarray | None = None) -> RecCRNN:

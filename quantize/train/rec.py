@@ -138,16 +138,18 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     students = [build_network("rec", init_models, config.prune_plan, config.init_weights)
                 for _ in range(2 if "udml" in distill else 1)]
     if config.lstm_input_rank:  # int8-able Linear outside the rnn op; distillation recovers what the truncation cut
-        from ..nets.rec_lcnet_crnn import factor_lstm_input, lstm_input_moment
-        from .lstm_distill import distill_head
+        from ..nets.rec_lcnet_crnn import factor_lstm_input
+        from .lstm_distill import backbone_features, factored_and_distilled
 
-        images = np.stack([item[0] for item in train.items[:3000]])
-        moment = lstm_input_moment(students[0], [images[i : i + 32] for i in range(0, len(images), 32)])
-        official = students[0]
-        students = [factor_lstm_input(s, config.lstm_input_rank, moment) for s in students]
-        if config.lstm_distill_steps:  # cheap (backbone frozen, features cached): QAT then starts near the official
-            for s in students:
-                distill_head(official, s, images, config.lstm_distill_steps, seed=config.seed)
+        # cheap (backbone frozen, features cached): QAT then starts near the official network; every student
+        # starts from the same factored weights
+        features = backbone_features(students[0], np.stack([item[0] for item in train.items[:3000]]))
+        first = factored_and_distilled(students[0], config.lstm_input_rank, features, config.lstm_distill_steps,
+                                       config.seed)
+        others = [factor_lstm_input(s, config.lstm_input_rank) for s in students[1:]]
+        for other in others:
+            other.set_state_dict(first.state_dict())
+        students = [first, *others]
     teacher = load_official("rec", init_models) if "teacher" in distill else None
     if teacher is not None:
         teacher.eval()
