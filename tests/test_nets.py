@@ -180,3 +180,32 @@ def test_lstm_input_factored_by_its_inputs_loses_less_than_plain_svd(models_dir,
         out_error = {name: float(np.abs(f(paddle.to_tensor(batch)).numpy() - reference).mean())
                      for name, f in (("plain", plain), ("weighted", weighted))}
         assert out_error["weighted"] < out_error["plain"]
+
+
+def test_export_survives_a_failed_trace_whose_program_id_is_reused(tmp_path, monkeypatch):
+    """Paddle records a trace's parameters under id(program) and never pops them when the trace raises; a later
+    program at the same address then picked up the dead trace's parameters and jit.save failed with a KeyError
+    (CI, test_udml_and_resume). Every program is given one id here, as address reuse does by chance."""
+    import paddle
+    from paddle.jit.dy2static import program_translator
+
+    from quantize.nets.export import save_inference_model
+
+    class FailsWhileTraced(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.bn = paddle.nn.BatchNorm2D(3)
+
+        def forward(self, x):
+            self.bn(x)
+            raise ValueError("the trace fails after touching a parameter")
+
+    monkeypatch.setattr(program_translator, "_program_hash", lambda program: 1)
+    spec = [paddle.static.InputSpec([1, 3, 8, 8], "float32")]
+    with pytest.raises(ValueError):
+        paddle.jit.save(FailsWhileTraced(), str(tmp_path / "bad" / "m"), input_spec=spec)
+    recorder = program_translator.ProgramTranslator.get_instance()._params_recorder
+    assert recorder.params_dict, "Paddle no longer leaves a failed trace's parameters behind"
+    net = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 3), paddle.nn.BatchNorm2D(4))
+    out = save_inference_model(net, str(tmp_path / "good"), [1, 3, 8, 8])
+    assert os.path.isfile(os.path.join(out, "inference.pdmodel"))

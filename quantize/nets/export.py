@@ -24,12 +24,11 @@ def save_inference_model(net, out_dir: str, input_shape: list[int | None], save=
     try:
         spec = [paddle.static.InputSpec(shape=input_shape, dtype="float32", name="x")]
         # QAT's saver goes through the AST translator: under SOT it ignores its input spec (the export keeps the
-        # last batch's shape) and fails on QAT's wrapped layers after training steps. Plain saves keep Paddle's
-        # default (SOT): through the AST translator they failed in the test suite with a KeyError naming another
-        # network's parameter.
+        # last batch's shape) and fails on QAT's wrapped layers after training steps. Plain saves keep Paddle's default.
         previous = os.environ.get("ENABLE_FALL_BACK")
         if save is not paddle.jit.save:
             os.environ["ENABLE_FALL_BACK"] = "False"
+        _forget_failed_traces()
         try:
             save(net, os.path.join(work, "inference"), input_spec=spec)
         finally:
@@ -45,3 +44,19 @@ def save_inference_model(net, out_dir: str, input_shape: list[int | None], save=
         if os.path.isdir(work):
             shutil.rmtree(work, ignore_errors=True)
     return out_dir
+
+
+def _forget_failed_traces() -> None:
+    """Drop what earlier, failed dy2static traces left in Paddle's parameter recorder.
+
+    Paddle 2.6 records the parameters a trace touches under ``id(program)`` and pops them only when the trace
+    succeeds. A trace that raised (anywhere in the process) leaves its entry behind; once its program is freed, a new
+    program can get the same id and this save then pops another network's parameters: ``jit.save`` fails with a
+    KeyError naming one of them (seen in the full test suite). Saves are not concurrent, so nothing live is lost.
+    """
+    from paddle.jit.dy2static.program_translator import ProgramTranslator
+
+    translator = ProgramTranslator.get_instance()
+    for recorder in (getattr(translator, "_params_recorder", None), getattr(translator, "_inplace_map", None)):
+        if recorder is not None and hasattr(recorder, "params_dict"):
+            recorder.params_dict.clear()
