@@ -32,12 +32,15 @@ def export_bundle(
     out_dir: str,
     target: str = "arm",
     fp16: bool = False,
-    weight_only_int8: bool = False,
+    weight_only_int8: bool | tuple[str, ...] = False,
     params: PipelineParams | None = None,
     include_cls: bool = True,
     extra: dict | None = None,
 ) -> str:
-    """Convert the det/cls/rec inference models in ``models_dir`` with opt for ``target`` into a bundle."""
+    """Convert the det/cls/rec inference models in ``models_dir`` with opt for ``target`` into a bundle.
+
+    ``weight_only_int8``: True for every model, or the roles whose FP32 weights opt stores as int8 (restored to FP32
+    at load; ``export.weight_only`` puts them on that grid first where the simulation must match)."""
     spec = get_target(target)
     if fp16 and not spec.fp16:
         raise EdgeOCRError(f"--fp16 has no kernels on target {target}")
@@ -56,12 +59,14 @@ def export_bundle(
             if model_dir is None:
                 continue
             nb = os.path.join(work, NB_NAMES[role])
+            weights_int8 = weight_only_int8 is True or (weight_only_int8 is not False and role in weight_only_int8)
             log.info("opt %s -> %s (%s)", model_dir, nb, target)
-            convert_to_nb(model_dir, nb, target=spec.valid_targets, fp16=fp16, weight_only_int8=weight_only_int8)
+            convert_to_nb(model_dir, nb, target=spec.valid_targets, fp16=fp16, weight_only_int8=weights_int8)
             info = inspect_nb(nb)
             models[role] = {
                 "file": NB_NAMES[role],
-                "precision": "int8-weights" if weight_only_int8 and info.precision == "fp32" else info.precision,
+                "precision": "int8-weights" if weights_int8 and info.precision == "fp32" else info.precision,
+                "weight_only_int8": weights_int8,
                 "fp16": fp16,
                 "kernel_targets": dict(info.targets),
                 "input": input_spec(model_dir),

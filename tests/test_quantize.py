@@ -135,6 +135,10 @@ def test_compress_ptq_end_to_end_with_gate(models_dir, det_train, rec_train, sha
     assert report["bundle_bytes"] == sum(report["files"].values())
     assert report["precision"]["det"] == "int8"
     assert load_bundle(str(out)).target == "arm"
+    # weight-only int8 where a model kept FP32 conv filters (none here: every layer of this PTQ run is int8)
+    manifest = load_bundle(str(out)).manifest
+    for role, done in report["weight_only_int8"].items():
+        assert manifest["models"][role]["weight_only_int8"] == bool(done["layers"])
     # compress ran what it shipped: the ARM bundle itself, emulated here, against its quantized models and FP32
     verification = report["verification"]
     assert verification["passed"] and verification["runtime"] == "qemu" and verification["emulated"]
@@ -147,3 +151,41 @@ def test_compress_ptq_end_to_end_with_gate(models_dir, det_train, rec_train, sha
     assert verification["stats"]["expected"]["rec"]["lines"] > 0
     gated = run_cli(*common, "--no-verify", "--max-drop", "-100")
     assert gated.returncode == 3 and "accuracy gate failed" in gated.stderr
+
+
+def test_weight_only_int8_snaps_fp32_filters_and_the_arm_nb_computes_with_them(quantized, shared, tmp_path,
+                                                                               emulated_runtime):
+    """The recognizer's FP32 stem ships with int8 weights: the quantized model's FP32 conv filters go on opt's
+    per-channel int8 grid first, so the ARM .nb (weights restored to FP32 at load) computes what is scored."""
+    from edge_ocr.cls import resize_norm_padded
+    from edge_ocr.engines.lite import LiteEngine, convert_to_nb
+    from edge_ocr.engines.paddle_inference import PaddleInferenceEngine
+    from export.charset import static_inference_model
+    from export.weight_only import fp32_filters, snap_models, snap_to_int8_grid
+    from tests.conftest import word_crops
+
+    out, done = snap_models(quantized, str(tmp_path / "snapped"))
+    # the int8 convs of the PTQ det/cls (their outputs are dequantized) are not touched; rec's FP32 stem is
+    assert done["det"]["layers"] == 0 and done["cls"]["layers"] == 0
+    assert done["rec"]["layers"] >= 4 and done["rec"]["bytes_saved"] == 3 * done["rec"]["weights"]
+    rec = os.path.join(out, "rec")
+    filters = fp32_filters(rec)
+    assert len(filters) == done["rec"]["layers"]
+    with static_inference_model(rec) as (scope, *_):
+        for name in filters:
+            value = np.array(scope.find_var(name).get_tensor())
+            steps = value.reshape(len(value), -1) / (np.abs(value.reshape(len(value), -1)).max(1, keepdims=True) / 127)
+            assert np.abs(steps - np.round(steps)).max() < 1e-3, name  # on the grid
+            assert np.array_equal(snap_to_int8_grid(value), value)  # and snapping again changes nothing
+    batch = np.stack([resize_norm_padded(crop, 32, 320) for crop in word_crops(shared, 3)]).astype(np.float32)
+    plain = convert_to_nb(rec, str(tmp_path / "plain.nb"), target="arm")
+    packed = convert_to_nb(rec, str(tmp_path / "wq.nb"), target="arm", weight_only_int8=True)
+    assert os.path.getsize(packed) < os.path.getsize(plain) - 2 * done["rec"]["weights"]
+    engine = LiteEngine(packed, threads=1, runtime="qemu")
+    try:
+        on_arm = engine.run(batch)
+    finally:
+        engine.close()
+    simulated = PaddleInferenceEngine(rec, threads=1).run(batch)
+    assert np.abs(on_arm - simulated).mean() < 1e-4
+    assert (on_arm.argmax(-1) == simulated.argmax(-1)).mean() > 0.97

@@ -143,6 +143,10 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
                              "zh_synth or NAME:det=FILE,rec=FILE[,tail=N][,e2e=no]")
     parser.add_argument("--charset", metavar="latin|digits|FILE",
                         help="the recognizer reads only these characters (CTC head sliced before export; scored so)")
+    parser.add_argument("--fp32-layer-weights", choices=("int8", "fp32"), default="int8",
+                        help="layers left FP32 (the recognizer's first layers) keep FP32 activations; int8: their "
+                             "conv weights ship as int8 (opt's weight-only quantization, restored to FP32 at load), "
+                             "put on that grid in the quantized model first, so scores and verification see them")
     parser.add_argument("--eval-limit", type=positive_int, help="first N eval samples only")
     parser.add_argument("--max-drop", type=float,
                         help="exit nonzero if a metric of any domain falls more than this many points")
@@ -327,7 +331,13 @@ def run_compress(args: argparse.Namespace) -> int:
         quantized, extra["charset"] = apply_charset(quantized, args.charset, os.path.join(work, "quantized-charset"))
         # verification compares like with like: the FP32 models cut to the same charset
         fp32_reference, _ = apply_charset(args.models, args.charset, os.path.join(work, "fp32-charset"))
-    export_bundle(quantized, args.out, target=args.target, extra=extra)
+    weight_only: dict = {}
+    if args.fp32_layer_weights == "int8":
+        from export.weight_only import snap_models
+
+        quantized, weight_only = snap_models(quantized, os.path.join(work, "quantized-weights-int8"))
+    export_bundle(quantized, args.out, target=args.target, extra=extra,
+                  weight_only_int8=tuple(role for role, done in weight_only.items() if done["layers"]))
     bundle = load_bundle(args.out)
     report = {
         "recipe": args.recipe,
@@ -351,6 +361,8 @@ def run_compress(args: argparse.Namespace) -> int:
                            for role, st in stages.items()}
     if args.charset:
         report["charset"] = extra["charset"]
+    if weight_only:
+        report["weight_only_int8"] = weight_only
     if args.eval_det or args.eval_rec or args.domain:
         common = dict(det_labels=args.eval_det, rec_labels=args.eval_rec, domain=args.domain, limit=args.eval_limit,
                       threads=args.threads)
