@@ -1,14 +1,17 @@
 """Weight-only int8 for the layers a quantized model leaves in FP32, with the simulation kept exact.
 
 The recognizer's first layers stay FP32 because int8 *activations* there cost accuracy; their weights need not be
-FP32. ``paddle_lite_opt --quant_model=true --quant_type=QUANT_INT8`` stores the FP32 ``conv2d`` filters as int8 with
-one scale per output channel (abs-max / 127) and Paddle Lite turns them back into FP32 when it loads the model, so
-the layer still computes in FP32: 3 bytes less per weight (0.37 MB for the recognizer's 16 FP32 layers).
+FP32 (nor those of a classifier kept FP32). ``paddle_lite_opt --quant_model=true --quant_type=QUANT_INT8`` stores
+FP32 ``conv2d`` filters and matmul weights as int8 with one scale per output channel (abs-max / 127) and Paddle Lite
+turns them back into FP32 when it loads the model, so the layer still computes in FP32: 3 bytes less per weight
+(0.41 MB for the recognizer's 16 FP32 layers).
 
 The rounding is real, so it must be in what is scored and verified: ``snap_fp32_weights`` puts those filters on the
 same per-channel int8 grid in the inference model first. opt's pass then reproduces them (it folds batch norm into
 the filter first, which scales each output channel and so keeps the grid), and Paddle Inference scores the very
-weights the ARM bundle computes with. opt also stores the biases that way, one scale per element, which is exact.
+weights the ARM bundle computes with (the recognizer's: to 1e-7 of each channel's range). One of the FP32
+classifier's convs is an exception: opt rewrites it into a filter whose grid differs (0.021 at most on a class
+probability, measured). opt also stores the biases that way, one scale per element, which is exact.
 """
 
 from __future__ import annotations
@@ -24,15 +27,17 @@ from edge_ocr.program import load_program_desc
 
 log = logging.getLogger(__name__)
 
-# what opt's weight-only pass rounds and the light runtime can restore (depthwise filters and the rnn op's weights
-# are left as they are: opt skips them)
-SNAPPED_OPS = ("conv2d",)
+# what opt's weight-only pass rounds and the light runtime can restore, and the axis that has one scale per index:
+# conv filters per output channel, matmul weights ([in, out], fused by opt into ``fc``) per output column. Depthwise
+# filters and the rnn op's weights are left as they are: opt skips them.
+SNAPPED_OPS = {"conv2d": ("Filter", 0), "mul": ("Y", 1), "matmul": ("Y", 1), "matmul_v2": ("Y", 1)}
 _DEQUANT_OPS = ("fake_channel_wise_dequantize_max_abs", "fake_dequantize_max_abs", "dequantize_linear")
 
 
-def fp32_filters(model_dir: str) -> list[str]:
-    """The persistable ``conv2d`` filters of ``model_dir`` that are FP32 in the quantized model: not produced by a
-    quant-dequant op (QAT) and not dequantized after the conv (old-style PTQ programs)."""
+def fp32_weights(model_dir: str) -> dict[str, int]:
+    """The persistable weights of ``model_dir`` that opt's weight-only pass will store as int8, with the axis of
+    their scales: FP32 in the quantized model, i.e. not produced by a quant-dequant op (QAT) and not dequantized
+    after their op (old-style PTQ programs)."""
     block = load_program_desc(model_dir).blocks[0]
     persistable = {v.name for v in block.vars if v.persistable}
     consumers: dict[str, list[str]] = {}
@@ -40,31 +45,39 @@ def fp32_filters(model_dir: str) -> list[str]:
         for arg in op.inputs:
             for name in arg.arguments:
                 consumers.setdefault(name, []).append(op.type)
-    filters = []
+    dims = {v.name: list(v.type.lod_tensor.tensor.dims) for v in block.vars}
+    filters = {}
     for op in block.ops:
         if op.type not in SNAPPED_OPS:
             continue
-        names = [a for arg in op.inputs if arg.parameter == "Filter" for a in arg.arguments]
+        slot, axis = SNAPPED_OPS[op.type]
+        names = [a for arg in op.inputs if arg.parameter == slot for a in arg.arguments]
         outputs = [a for arg in op.outputs for a in arg.arguments]
         if not names or names[0] not in persistable:
             continue
         if any(t in _DEQUANT_OPS for out in outputs for t in consumers.get(out, [])):
-            continue  # an int8 conv in the old PTQ format: its output is dequantized
-        filters.append(names[0])
+            continue  # an int8 layer in the old PTQ format: its output is dequantized
+        transposed = any(a.name in ("trans_y", "transpose_Y") and a.b for a in op.attrs)
+        if axis == 1 and (len(dims[names[0]]) != 2 or transposed):
+            raise EdgeOCRError(f"{op.type} weight {names[0]} {dims[names[0]]}: weight-only int8 expects [in, out]")
+        filters[names[0]] = axis
     return filters
 
 
-def snap_to_int8_grid(weight: np.ndarray) -> np.ndarray:
-    """``weight`` (out channels first) rounded to int8 with one abs-max scale per output channel, as FP32."""
-    flat = weight.reshape(len(weight), -1).astype(np.float32)
+def snap_to_int8_grid(weight: np.ndarray, axis: int = 0) -> np.ndarray:
+    """``weight`` rounded to int8 with one abs-max scale per index of ``axis`` (0: conv output channels, 1: the
+    output columns of an [in, out] matmul weight), as FP32."""
+    moved = np.moveaxis(weight, axis, 0)
+    flat = moved.reshape(len(moved), -1).astype(np.float32)
     scale = np.abs(flat).max(axis=1, keepdims=True) / np.float32(127)
     safe = np.where(scale > 0, scale, np.float32(1))
-    snapped = np.clip(np.round(flat / safe), -127, 127) * safe
-    return np.where(scale > 0, snapped, 0).astype(np.float32).reshape(weight.shape)
+    snapped = np.where(scale > 0, np.clip(np.round(flat / safe), -127, 127) * safe, 0).astype(np.float32)
+    return np.moveaxis(snapped.reshape(moved.shape), 0, axis)
 
 
 def snap_fp32_weights(model_dir: str, out_dir: str) -> dict:
-    """Write ``model_dir`` to ``out_dir`` with its FP32 ``conv2d`` filters on the int8 grid of ``snap_to_int8_grid``.
+    """Write ``model_dir`` to ``out_dir`` with its FP32 weights (``fp32_weights``) on the int8 grid of
+    ``snap_to_int8_grid``.
 
     Returns the manifest's account: the filters snapped, their weight count and the largest change. With no FP32
     filter the folder is copied unchanged and ``layers`` is 0 (weight-only int8 would only add bias scales)."""
@@ -72,7 +85,7 @@ def snap_fp32_weights(model_dir: str, out_dir: str) -> dict:
 
     from .charset import static_inference_model
 
-    filters = fp32_filters(model_dir)
+    filters = fp32_weights(model_dir)
     if os.path.abspath(model_dir) != os.path.abspath(out_dir):
         if os.path.isdir(out_dir):
             shutil.rmtree(out_dir)
@@ -82,14 +95,15 @@ def snap_fp32_weights(model_dir: str, out_dir: str) -> dict:
     weights, largest = 0, 0.0
     with static_inference_model(model_dir) as (scope, exe, program, feeds, fetches):
         block = program.global_block()
-        for name in filters:
+        for name, axis in filters.items():
             tensor = scope.find_var(name).get_tensor()
             value = np.array(tensor)
-            snapped = snap_to_int8_grid(value)
-            scale = np.abs(value.reshape(len(value), -1)).max(axis=1)
-            largest = max(largest, float((np.abs(snapped - value).reshape(len(value), -1).max(axis=1)
+            snapped = snap_to_int8_grid(value, axis)
+            moved, change = np.moveaxis(value, axis, 0), np.moveaxis(np.abs(snapped - value), axis, 0)
+            scale = np.abs(moved.reshape(len(moved), -1)).max(axis=1)
+            largest = max(largest, float((change.reshape(len(moved), -1).max(axis=1)
                                           / np.where(scale > 0, scale, 1)).max()))
-            tensor.set(snapped, exe.place)
+            tensor.set(np.ascontiguousarray(snapped), exe.place)
             weights += value.size
         work = out_dir.rstrip("/") + ".snap"
         if os.path.isdir(work):
@@ -101,7 +115,7 @@ def snap_fp32_weights(model_dir: str, out_dir: str) -> dict:
     shutil.rmtree(work)
     if largest > 0.5 / 127 + 1e-6:
         raise EdgeOCRError(f"snapping moved a weight by {largest:.4f} of its channel's range (> half a step)")
-    log.info("weight-only int8: %d FP32 conv filters (%d weights) of %s on the int8 grid", len(filters), weights,
+    log.info("weight-only int8: %d FP32 weights (%d values) of %s on the int8 grid", len(filters), weights,
              model_dir)
     return {"layers": len(filters), "weights": weights, "bytes_saved": 3 * weights,
             "largest_change_of_range": round(largest, 6)}

@@ -153,7 +153,7 @@ def test_compress_ptq_end_to_end_with_gate(models_dir, det_train, rec_train, sha
     assert gated.returncode == 3 and "accuracy gate failed" in gated.stderr
 
 
-def test_weight_only_int8_snaps_fp32_filters_and_the_arm_nb_computes_with_them(quantized, shared, tmp_path,
+def test_weight_only_int8_snaps_fp32_weights_and_the_arm_nb_computes_with_them(quantized, shared, tmp_path,
                                                                                emulated_runtime):
     """The recognizer's FP32 stem ships with int8 weights: the quantized model's FP32 conv filters go on opt's
     per-channel int8 grid first, so the ARM .nb (weights restored to FP32 at load) computes what is scored."""
@@ -161,7 +161,7 @@ def test_weight_only_int8_snaps_fp32_filters_and_the_arm_nb_computes_with_them(q
     from edge_ocr.engines.lite import LiteEngine, convert_to_nb
     from edge_ocr.engines.paddle_inference import PaddleInferenceEngine
     from export.charset import static_inference_model
-    from export.weight_only import fp32_filters, snap_models, snap_to_int8_grid
+    from export.weight_only import fp32_weights, snap_models, snap_to_int8_grid
     from tests.conftest import word_crops
 
     out, done = snap_models(quantized, str(tmp_path / "snapped"))
@@ -169,14 +169,15 @@ def test_weight_only_int8_snaps_fp32_filters_and_the_arm_nb_computes_with_them(q
     assert done["det"]["layers"] == 0 and done["cls"]["layers"] == 0
     assert done["rec"]["layers"] >= 4 and done["rec"]["bytes_saved"] == 3 * done["rec"]["weights"]
     rec = os.path.join(out, "rec")
-    filters = fp32_filters(rec)
+    filters = fp32_weights(rec)
     assert len(filters) == done["rec"]["layers"]
     with static_inference_model(rec) as (scope, *_):
-        for name in filters:
+        for name, axis in filters.items():
             value = np.array(scope.find_var(name).get_tensor())
-            steps = value.reshape(len(value), -1) / (np.abs(value.reshape(len(value), -1)).max(1, keepdims=True) / 127)
+            moved = np.moveaxis(value, axis, 0).reshape(value.shape[axis], -1)
+            steps = moved / (np.abs(moved).max(1, keepdims=True) / 127)
             assert np.abs(steps - np.round(steps)).max() < 1e-3, name  # on the grid
-            assert np.array_equal(snap_to_int8_grid(value), value)  # and snapping again changes nothing
+            assert np.array_equal(snap_to_int8_grid(value, axis), value)  # and snapping again changes nothing
     batch = np.stack([resize_norm_padded(crop, 32, 320) for crop in word_crops(shared, 3)]).astype(np.float32)
     plain = convert_to_nb(rec, str(tmp_path / "plain.nb"), target="arm")
     packed = convert_to_nb(rec, str(tmp_path / "wq.nb"), target="arm", weight_only_int8=True)
@@ -189,3 +190,36 @@ def test_weight_only_int8_snaps_fp32_filters_and_the_arm_nb_computes_with_them(q
     simulated = PaddleInferenceEngine(rec, threads=1).run(batch)
     assert np.abs(on_arm - simulated).mean() < 1e-4
     assert (on_arm.argmax(-1) == simulated.argmax(-1)).mean() > 0.97
+
+
+def test_fp32_classifier_with_int8_weights_matches_its_snapped_model_on_arm(models_dir, shared, tmp_path,
+                                                                             emulated_runtime):
+    """compress --cls-precision fp32: the FP32 classifier's conv filters (per output channel) and its FC weight
+    ([in, out], per output column) go on the int8 grid; the ARM .nb restores exactly those at load."""
+    from edge_ocr.cls import resize_norm_padded
+    from edge_ocr.engines.lite import LiteEngine, convert_to_nb
+    from edge_ocr.engines.paddle_inference import PaddleInferenceEngine
+    from edge_ocr.models import resolve_models
+    from export.weight_only import fp32_weights, snap_fp32_weights
+    from tests.conftest import word_crops
+
+    official = resolve_models(models_dir).cls
+    weights = fp32_weights(official)
+    assert 1 in weights.values() and 0 in weights.values()  # the FC and the convs
+    done = snap_fp32_weights(official, str(tmp_path / "cls"))
+    assert done["layers"] == len(weights) and 0 < done["largest_change_of_range"] <= 0.5 / 127 + 1e-6
+    crops = word_crops(shared, 4)
+    batch = np.stack([resize_norm_padded(c, 48, 192) for c in crops]
+                     + [resize_norm_padded(c[::-1, ::-1], 48, 192) for c in crops]).astype(np.float32)
+    nb = convert_to_nb(str(tmp_path / "cls"), str(tmp_path / "cls.nb"), target="arm", weight_only_int8=True)
+    engine = LiteEngine(nb, threads=1, runtime="qemu")
+    try:
+        on_arm = engine.run(batch)
+    finally:
+        engine.close()
+    simulated = PaddleInferenceEngine(str(tmp_path / "cls"), threads=1).run(batch)
+    fp32 = PaddleInferenceEngine(official, threads=1).run(batch)
+    # what ships is what was snapped, but for one 24x8 1x1 conv that opt fuses into a layout whose per-channel
+    # grid differs (measured: 0.021 at most, on one crop); the recognizer's are reproduced to 1e-7
+    assert np.abs(on_arm - simulated).max() < 0.05
+    assert (on_arm.argmax(1) == fp32.argmax(1)).all()

@@ -143,6 +143,10 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
                              "zh_synth or NAME:det=FILE,rec=FILE[,tail=N][,e2e=no]")
     parser.add_argument("--charset", metavar="latin|digits|FILE",
                         help="the recognizer reads only these characters (CTC head sliced before export; scored so)")
+    parser.add_argument("--cls-precision", choices=("int8", "fp32"), default="int8",
+                        help="int8: the direction classifier quantized (PTQ on --calib-rec crops); fp32: the FP32 "
+                             "classifier (0.03 GFLOPs), whose weights still ship as int8 with --fp32-layer-weights "
+                             "int8")
     parser.add_argument("--fp32-layer-weights", choices=("int8", "fp32"), default="int8",
                         help="layers left FP32 (the recognizer's first layers) keep FP32 activations; int8: their "
                              "conv weights ship as int8 (opt's weight-only quantization, restored to FP32 at load), "
@@ -331,6 +335,11 @@ def run_compress(args: argparse.Namespace) -> int:
         quantized, extra["charset"] = apply_charset(quantized, args.charset, os.path.join(work, "quantized-charset"))
         # verification compares like with like: the FP32 models cut to the same charset
         fp32_reference, _ = apply_charset(args.models, args.charset, os.path.join(work, "fp32-charset"))
+    if args.cls_precision == "fp32":  # the official classifier replaces the quantized one
+        target = os.path.join(quantized, os.path.basename(os.path.normpath(resolve_models(quantized).cls)))
+        shutil.rmtree(target)
+        shutil.copytree(resolve_models(args.models).cls, target)
+        extra["cls_precision"] = "fp32"
     weight_only: dict = {}
     if args.fp32_layer_weights == "int8":
         from export.weight_only import snap_models
