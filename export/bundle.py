@@ -44,6 +44,8 @@ def export_bundle(
     spec = get_target(target)
     if fp16 and not spec.fp16:
         raise EdgeOCRError(f"--fp16 has no kernels on target {target}")
+    if weight_only_int8 and not spec.weight_only_int8:
+        raise EdgeOCRError(f"weight-only int8 is not sound on target {target} (its runtime returns NaN)")
     paths = resolve_models(models_dir, need_cls=include_cls)
     params = params or PipelineParams()
     out_dir = os.path.abspath(out_dir)

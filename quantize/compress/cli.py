@@ -273,6 +273,7 @@ def run_compress(args: argparse.Namespace) -> int:
     from edge_ocr.evaluation.domains import domains_from_args
     from edge_ocr.models import resolve_models
     from export.bundle import export_bundle
+    from export.targets import get_target
 
     from .calibration import label_files, merge_label_files
     from .recipes import (
@@ -341,7 +342,7 @@ def run_compress(args: argparse.Namespace) -> int:
         shutil.copytree(resolve_models(args.models).cls, target)
         extra["cls_precision"] = "fp32"
     weight_only: dict = {}
-    if args.fp32_layer_weights == "int8":
+    if args.fp32_layer_weights == "int8" and get_target(args.target).weight_only_int8:
         from export.weight_only import snap_models
 
         quantized, weight_only = snap_models(quantized, os.path.join(work, "quantized-weights-int8"))
