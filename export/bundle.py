@@ -32,20 +32,21 @@ def export_bundle(
     out_dir: str,
     target: str = "arm",
     fp16: bool = False,
-    weight_only_int8: bool | tuple[str, ...] = False,
+    weight_only: bool | tuple[str, ...] = False,
+    weight_bits: int = 8,
     params: PipelineParams | None = None,
     include_cls: bool = True,
     extra: dict | None = None,
 ) -> str:
     """Convert the det/cls/rec inference models in ``models_dir`` with opt for ``target`` into a bundle.
 
-    ``weight_only_int8``: True for every model, or the roles whose FP32 weights opt stores as int8 (restored to FP32
-    at load; ``export.weight_only`` puts them on that grid first where the simulation must match)."""
+    ``weight_only``: True for every model, or the roles whose FP32 weights opt stores as ``weight_bits`` integers
+    (restored to FP32 at load; ``export.weight_only`` puts them on that grid first where the simulation must match)."""
     spec = get_target(target)
     if fp16 and not spec.fp16:
         raise EdgeOCRError(f"--fp16 has no kernels on target {target}")
-    if weight_only_int8 and not spec.weight_only_int8:
-        raise EdgeOCRError(f"weight-only int8 is not sound on target {target} (its runtime returns NaN)")
+    if weight_only and not spec.weight_only:
+        raise EdgeOCRError(f"weight-only quantization is not sound on target {target} (its runtime returns NaN)")
     paths = resolve_models(models_dir, need_cls=include_cls)
     params = params or PipelineParams()
     out_dir = os.path.abspath(out_dir)
@@ -61,14 +62,15 @@ def export_bundle(
             if model_dir is None:
                 continue
             nb = os.path.join(work, NB_NAMES[role])
-            weights_int8 = weight_only_int8 is True or (weight_only_int8 is not False and role in weight_only_int8)
+            packed = weight_only is True or (weight_only is not False and role in weight_only)
             log.info("opt %s -> %s (%s)", model_dir, nb, target)
-            convert_to_nb(model_dir, nb, target=spec.valid_targets, fp16=fp16, weight_only_int8=weights_int8)
+            convert_to_nb(model_dir, nb, target=spec.valid_targets, fp16=fp16, weight_only=packed,
+                          weight_bits=weight_bits)
             info = inspect_nb(nb)
             models[role] = {
                 "file": NB_NAMES[role],
-                "precision": "int8-weights" if weights_int8 and info.precision == "fp32" else info.precision,
-                "weight_only_int8": weights_int8,
+                "precision": f"int{weight_bits}-weights" if packed and info.precision == "fp32" else info.precision,
+                "weight_only_bits": weight_bits if packed else 0,
                 "fp16": fp16,
                 "kernel_targets": dict(info.targets),
                 "input": input_spec(model_dir),

@@ -19,7 +19,10 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--quantized", metavar="DIR", help="folder of quantized inference models (edge-ocr quantize)")
     parser.add_argument("--target", choices=sorted(TARGETS), default="arm")
     parser.add_argument("--fp16", action="store_true", help="FP16 kernels (ARMv8.2+)")
-    parser.add_argument("--weight-only-int8", action="store_true", help="store weights as int8 (opt's dynamic quant)")
+    packing = parser.add_mutually_exclusive_group()
+    packing.add_argument("--weight-only-int8", action="store_true",
+                         help="store FP32 conv/fc weights as int8 (opt's dynamic quant; restored to FP32 at load)")
+    packing.add_argument("--weight-only-int16", action="store_true", help="the same with int16 (half the bytes)")
     parser.add_argument("--no-cls", action="store_true", help="leave the direction classifier out")
     parser.add_argument("--charset", metavar="latin|digits|FILE",
                         help="a recognizer that reads only these characters (its CTC head sliced, no retraining): "
@@ -44,7 +47,8 @@ def run_export(args: argparse.Namespace) -> int:
             models, charset = apply_charset(models, args.charset, os.path.join(work, "models"))
             extra = {"charset": charset}
         out = export_bundle(models, args.out, target=args.target, fp16=args.fp16,
-                            weight_only_int8=args.weight_only_int8, include_cls=not args.no_cls, extra=extra)
+                            weight_only=args.weight_only_int8 or args.weight_only_int16,
+                            weight_bits=16 if args.weight_only_int16 else 8, include_cls=not args.no_cls, extra=extra)
     bundle = load_bundle(out)
     for entry in bundle.manifest["models"].values():
         size = os.path.getsize(os.path.join(out, entry["file"]))

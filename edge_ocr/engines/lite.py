@@ -257,12 +257,14 @@ def convert_to_nb(
     out_nb: str,
     target: str = "x86",
     fp16: bool = False,
-    weight_only_int8: bool = False,
+    weight_only: bool = False,
+    weight_bits: int = 8,
     timeout: int = 900,
 ) -> str:
     """Run ``paddle_lite_opt`` on an inference model folder and write ``out_nb`` atomically.
 
-    Failures raise ``ModelError`` with opt's reason (and the op's name when an op is unsupported).
+    ``weight_only``: opt stores FP32 conv/fc weights as ``weight_bits`` (8 or 16) integers, restored to FP32 at
+    load. Failures raise ``ModelError`` with opt's reason (and the op's name when an op is unsupported).
     """
     model_file, params_file = inference_files(model_dir)
     if not out_nb.endswith(".nb"):
@@ -277,8 +279,10 @@ def convert_to_nb(
         ]
         if fp16:
             cmd.append("--enable_fp16=true")
-        if weight_only_int8:
-            cmd += ["--quant_model=true", "--quant_type=QUANT_INT8"]
+        if weight_only:
+            if weight_bits not in (8, 16):
+                raise ValueError("weight_bits is 8 or 16")
+            cmd += ["--quant_model=true", f"--quant_type=QUANT_INT{weight_bits}"]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         log = proc.stdout + proc.stderr
         if proc.returncode != 0 or not os.path.isfile(stem + ".nb"):

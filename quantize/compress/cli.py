@@ -147,10 +147,11 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
                         help="int8: the direction classifier quantized (PTQ on --calib-rec crops); fp32: the FP32 "
                              "classifier (0.03 GFLOPs), whose weights still ship as int8 with --fp32-layer-weights "
                              "int8")
-    parser.add_argument("--fp32-layer-weights", choices=("int8", "fp32"), default="int8",
-                        help="layers left FP32 (the recognizer's first layers) keep FP32 activations; int8: their "
-                             "conv weights ship as int8 (opt's weight-only quantization, restored to FP32 at load), "
-                             "put on that grid in the quantized model first, so scores and verification see them")
+    parser.add_argument("--fp32-layer-weights", choices=("int16", "int8", "fp32"), default="int16",
+                        help="layers left FP32 (the recognizer's first layers) keep FP32 activations; int16/int8: "
+                             "their conv and matmul weights ship as 16/8-bit integers (opt's weight-only "
+                             "quantization, restored to FP32 at load), put on that grid in the quantized model "
+                             "first, so scores and verification see them (int8 on the recognizer's stem: -2 points)")
     parser.add_argument("--eval-limit", type=positive_int, help="first N eval samples only")
     parser.add_argument("--max-drop", type=float,
                         help="exit nonzero if a metric of any domain falls more than this many points")
@@ -342,12 +343,13 @@ def run_compress(args: argparse.Namespace) -> int:
         shutil.copytree(resolve_models(args.models).cls, target)
         extra["cls_precision"] = "fp32"
     weight_only: dict = {}
-    if args.fp32_layer_weights == "int8" and get_target(args.target).weight_only_int8:
+    bits = {"int16": 16, "int8": 8}.get(args.fp32_layer_weights, 0)
+    if bits and get_target(args.target).weight_only:
         from export.weight_only import snap_models
 
-        quantized, weight_only = snap_models(quantized, os.path.join(work, "quantized-weights-int8"))
-    export_bundle(quantized, args.out, target=args.target, extra=extra,
-                  weight_only_int8=tuple(role for role, done in weight_only.items() if done["layers"]))
+        quantized, weight_only = snap_models(quantized, os.path.join(work, f"quantized-weights-int{bits}"), bits)
+    export_bundle(quantized, args.out, target=args.target, extra=extra, weight_bits=bits or 8,
+                  weight_only=tuple(role for role, done in weight_only.items() if done["layers"]))
     bundle = load_bundle(args.out)
     report = {
         "recipe": args.recipe,
@@ -372,7 +374,7 @@ def run_compress(args: argparse.Namespace) -> int:
     if args.charset:
         report["charset"] = extra["charset"]
     if weight_only:
-        report["weight_only_int8"] = weight_only
+        report["weight_only"] = weight_only
     if args.eval_det or args.eval_rec or args.domain:
         common = dict(det_labels=args.eval_det, rec_labels=args.eval_rec, domain=args.domain, limit=args.eval_limit,
                       threads=args.threads)
