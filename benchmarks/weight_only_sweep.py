@@ -16,15 +16,12 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from edge_ocr.atomic import write_text  # noqa: E402
 from edge_ocr.models import resolve_models  # noqa: E402
-from export.charset import static_inference_model  # noqa: E402
-from export.weight_only import fp32_weights, snap_to_grid  # noqa: E402
+from export.weight_only import fp32_weights, snap_fp32_weights  # noqa: E402
 
 VARIANTS = {  # name: (bits, which of the FP32 weights, in program order)
     "none": (0, slice(0, 0)),
@@ -35,22 +32,14 @@ VARIANTS = {  # name: (bits, which of the FP32 weights, in program order)
 }
 
 
-def snapped_models(quantized: str, bits: int, chosen: list[str], axes: dict[str, int], out: str) -> str:
+def snapped_models(quantized: str, bits: int, chosen: list[str], out: str) -> str:
     """A model folder: ``quantized``'s det and cls (linked) and its rec with ``chosen`` weights on the grid."""
-    import paddle
-
     paths = resolve_models(quantized)
     os.makedirs(out)
     for role in ("det", "cls"):
         os.symlink(getattr(paths, role), os.path.join(out, role))
     shutil.copy(paths.dictionary, out)
-    with static_inference_model(paths.rec) as (scope, exe, program, feeds, fetches):
-        for name in chosen:
-            tensor = scope.find_var(name).get_tensor()
-            tensor.set(snap_to_grid(np.array(tensor), axes[name], bits), exe.place)
-        paddle.static.save_inference_model(os.path.join(out, "rec", "inference"),
-                                           [program.global_block().var(f) for f in feeds], fetches, exe,
-                                           program=program)
+    snap_fp32_weights(paths.rec, os.path.join(out, "rec"), bits, only=chosen)
     return out
 
 
@@ -70,7 +59,7 @@ def main() -> int:
         for variant in args.variants:
             bits, part = VARIANTS[variant]
             chosen = names[part]
-            models = snapped_models(args.quantized, bits or 8, chosen, axes, os.path.join(work, variant))
+            models = snapped_models(args.quantized, bits or 8, chosen, os.path.join(work, variant))
             report = os.path.join(work, f"{variant}.json")
             subprocess.run([sys.executable, "-m", "edge_ocr", "eval", "--models", models, "--rec-labels",
                             args.rec_labels, "--domain", f"zh_synth:rec={args.zh_labels},e2e=no", "--json", report],

@@ -78,9 +78,9 @@ def snap_to_grid(weight: np.ndarray, axis: int = 0, bits: int = 8) -> np.ndarray
     return np.moveaxis(snapped.reshape(moved.shape), 0, axis)
 
 
-def snap_fp32_weights(model_dir: str, out_dir: str, bits: int = 8) -> dict:
-    """Write ``model_dir`` to ``out_dir`` with its FP32 weights (``fp32_weights``) on the integer grid of
-    ``snap_to_grid`` (``bits`` 8 or 16).
+def snap_fp32_weights(model_dir: str, out_dir: str, bits: int = 8, only: list[str] | None = None) -> dict:
+    """Write ``model_dir`` to ``out_dir`` with its FP32 weights (``fp32_weights``; ``only`` these, if given) on the
+    integer grid of ``snap_to_grid`` (``bits`` 8 or 16).
 
     Returns the manifest's account: the filters snapped, their weight count and the largest change. With no FP32
     filter the folder is copied unchanged and ``layers`` is 0 (weight-only quantization would only add bias scales)."""
@@ -89,6 +89,8 @@ def snap_fp32_weights(model_dir: str, out_dir: str, bits: int = 8) -> dict:
     from .charset import static_inference_model
 
     filters = fp32_weights(model_dir)
+    if only is not None:
+        filters = {name: axis for name, axis in filters.items() if name in only}
     if os.path.abspath(model_dir) != os.path.abspath(out_dir):
         if os.path.isdir(out_dir):
             shutil.rmtree(out_dir)
@@ -108,6 +110,8 @@ def snap_fp32_weights(model_dir: str, out_dir: str, bits: int = 8) -> dict:
                                           / np.where(scale > 0, scale, 1)).max()))
             tensor.set(np.ascontiguousarray(snapped), exe.place)
             weights += value.size
+        if largest > 0.5 / ((1 << (bits - 1)) - 1) + 1e-6:
+            raise EdgeOCRError(f"snapping moved a weight by {largest:.4f} of its channel's range (> half a step)")
         work = out_dir.rstrip("/") + ".snap"
         if os.path.isdir(work):
             shutil.rmtree(work)
@@ -116,8 +120,6 @@ def snap_fp32_weights(model_dir: str, out_dir: str, bits: int = 8) -> dict:
     for name in os.listdir(work):
         os.replace(os.path.join(work, name), os.path.join(out_dir, name))
     shutil.rmtree(work)
-    if largest > 0.5 / ((1 << (bits - 1)) - 1) + 1e-6:
-        raise EdgeOCRError(f"snapping moved a weight by {largest:.4f} of its channel's range (> half a step)")
     log.info("weight-only int%d: %d FP32 weights (%d values) of %s on that grid", bits, len(filters), weights,
              model_dir)
     return {"layers": len(filters), "bits": bits, "weights": weights, "bytes_saved": (32 - bits) // 8 * weights,

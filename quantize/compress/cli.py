@@ -145,8 +145,7 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
                         help="the recognizer reads only these characters (CTC head sliced before export; scored so)")
     parser.add_argument("--cls-precision", choices=("int8", "fp32"), default="int8",
                         help="int8: the direction classifier quantized (PTQ on --calib-rec crops); fp32: the FP32 "
-                             "classifier (0.03 GFLOPs), whose weights still ship as int8 with --fp32-layer-weights "
-                             "int8")
+                             "classifier (0.03 GFLOPs), its weights packed as --fp32-layer-weights says")
     parser.add_argument("--fp32-layer-weights", choices=("int16", "int8", "fp32"), default="int16",
                         help="layers left FP32 (the recognizer's first layers) keep FP32 activations; int16/int8: "
                              "their conv and matmul weights ship as 16/8-bit integers (opt's weight-only "
