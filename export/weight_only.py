@@ -10,7 +10,7 @@ still computes in FP32: 2 (3) bytes less per weight. On the recognizer's 16 FP32
 The rounding is real, so it must be in what is scored and verified: ``snap_fp32_weights`` puts those filters on the
 same per-channel integer grid in the inference model first. opt's pass then reproduces them (it folds batch norm into
 the filter first, which scales each output channel and so keeps the grid), and Paddle Inference scores the very
-weights the ARM bundle computes with (the recognizer's: to 1e-7 of each channel's range). One of the FP32
+weights the ARM bundle computes with (tests/test_quantize.py runs both on the ARM runtime). One of the FP32
 classifier's convs is an exception: opt rewrites it into a filter whose grid differs (0.021 at most on a class
 probability, measured). opt also stores the biases that way, one scale per element, which is exact.
 """
