@@ -37,11 +37,13 @@ def export_bundle(
     params: PipelineParams | None = None,
     include_cls: bool = True,
     extra: dict | None = None,
+    keep_attrs: bool = False,
 ) -> str:
     """Convert the det/cls/rec inference models in ``models_dir`` with opt for ``target`` into a bundle.
 
     ``weight_only``: True for every model, or the roles whose FP32 weights opt stores as ``weight_bits`` integers
-    (restored to FP32 at load; ``export.weight_only`` puts them on that grid first where the simulation must match)."""
+    (restored to FP32 at load; ``export.weight_only`` puts them on that grid first where the simulation must match).
+    ``keep_attrs``: keep the op attributes Paddle Lite never reads (dropped by default; see ``convert_to_nb``)."""
     spec = get_target(target)
     if fp16 and not spec.fp16:
         raise EdgeOCRError(f"--fp16 has no kernels on target {target}")
@@ -65,12 +67,13 @@ def export_bundle(
             packed = weight_only is True or (weight_only is not False and role in weight_only)
             log.info("opt %s -> %s (%s)", model_dir, nb, target)
             convert_to_nb(model_dir, nb, target=spec.valid_targets, fp16=fp16, weight_only=packed,
-                          weight_bits=weight_bits)
+                          weight_bits=weight_bits, keep_attrs=keep_attrs)
             info = inspect_nb(nb)
             models[role] = {
                 "file": NB_NAMES[role],
                 "precision": f"int{weight_bits}-weights" if packed and info.precision == "fp32" else info.precision,
                 "weight_only_bits": weight_bits if packed else 0,
+                "unread_attrs_dropped": not keep_attrs,
                 "fp16": fp16,
                 "kernel_targets": dict(info.targets),
                 "input": input_spec(model_dir),

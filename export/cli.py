@@ -24,6 +24,10 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
                          help="store FP32 conv/fc weights as int8 (opt's dynamic quant; restored to FP32 at load)")
     packing.add_argument("--weight-only-int16", action="store_true", help="the same with int16 (half the bytes)")
     parser.add_argument("--no-cls", action="store_true", help="leave the direction classifier out")
+    parser.add_argument("--keep-program-attrs", action="store_true",
+                        help="keep the op attributes Paddle Lite never reads (oneDNN/cuDNN switches, graph "
+                             "bookkeeping); by default they are dropped: the .nb computes the same, 0.05-0.14 MB "
+                             "smaller per model")
     parser.add_argument("--charset", metavar="latin|digits|FILE",
                         help="a recognizer that reads only these characters (its CTC head sliced, no retraining): "
                              "latin = the dictionary's printable ASCII, digits = 0-9 .,:-/+%%, or a file of "
@@ -48,7 +52,8 @@ def run_export(args: argparse.Namespace) -> int:
             extra = {"charset": charset}
         out = export_bundle(models, args.out, target=args.target, fp16=args.fp16,
                             weight_only=args.weight_only_int8 or args.weight_only_int16,
-                            weight_bits=16 if args.weight_only_int16 else 8, include_cls=not args.no_cls, extra=extra)
+                            weight_bits=16 if args.weight_only_int16 else 8, include_cls=not args.no_cls, extra=extra,
+                            keep_attrs=args.keep_program_attrs)
     bundle = load_bundle(out)
     for entry in bundle.manifest["models"].values():
         size = os.path.getsize(os.path.join(out, entry["file"]))

@@ -34,7 +34,7 @@ def tiny_domains(shared, tmp_path_factory) -> dict[str, str]:
 
 def test_parse_domains():
     builtin = builtin_domains()
-    assert set(builtin) == {"icdar2015", "td500", "zh_synth"}
+    assert set(builtin) == {"icdar2015", "td500", "zh_synth", "td500_lines"}
     assert builtin["td500"].tail == TD500_DEV_IMAGES and not builtin["td500"].e2e and builtin["td500"].rec is None
     assert parse_domain("td500") == builtin["td500"]
     custom = parse_domain("mine:det=a.txt,rec=b.txt,tail=5,e2e=no")

@@ -54,7 +54,8 @@ def test_labels_are_dictionary_text_inside_the_image(tiny_synth, models_dir):
         samples = read_rec_labels(os.path.join(tiny_synth, f"{split}.txt"))
         assert len(samples) == count
         for sample in samples:
-            assert sample.text and set(sample.text) <= dictionary, sample.text
+            assert sample.text.strip() and set(sample.text) <= dictionary | {" "}, sample.text
+            assert " " not in sample.text or split == "rec_train"  # phrases with spaces: train splits only
             crop = cv2.imread(sample.image)
             assert crop is not None and crop.shape[0] >= 16 and crop.shape[1] >= crop.shape[0] // 2
     for split, count in (("e2e_train", TINY.e2e_train), ("e2e_dev", TINY.e2e_dev)):
@@ -64,7 +65,8 @@ def test_labels_are_dictionary_text_inside_the_image(tiny_synth, models_dir):
             height, width = cv2.imread(sample.image).shape[:2]
             assert sample.boxes
             for box in sample.boxes:
-                assert box.text and set(box.text) <= dictionary
+                assert box.text.strip() and set(box.text) <= dictionary | {" "}
+                assert " " not in box.text or split == "e2e_train"
                 points = np.array(box.points)
                 assert points.shape == (4, 2) and (points >= 0).all()
                 assert (points[:, 0] <= width).all() and (points[:, 1] <= height).all()
@@ -118,3 +120,18 @@ def test_synth_cli(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "rec 1 train / 1 dev crops" in proc.stdout
     assert len(read_det_labels(str(tmp_path / "s" / "e2e_dev.txt"))) == 1
+
+
+def test_train_phrases_have_spaces_and_leave_other_lines_alone(models_dir):
+    """Phrases are drawn before anything else, and only when asked for: with none, a seed gives the lines it gave
+    before phrases existed (the dev splits, and the reports scored on them, stay comparable)."""
+    with open(os.path.join(models_dir, "ppocr_keys_v1.txt"), encoding="utf-8") as handle:
+        dictionary = [line.rstrip("\n") for line in handle]
+    words = ["Beijing", "china", "LINE", "exit", "Street"]
+    plain = synth_text.TextSampler(dictionary, words)
+    no_phrases = synth_text.TextSampler(dictionary, words, phrases=0.0)
+    only_phrases = synth_text.TextSampler(dictionary, words, phrases=1.0)
+    for index in range(40):
+        assert plain.sample(np.random.default_rng(index)) == no_phrases.sample(np.random.default_rng(index))
+        phrase = only_phrases.sample(np.random.default_rng(index))
+        assert " " in phrase and phrase == phrase.strip() and "  " not in phrase, phrase

@@ -259,12 +259,15 @@ def convert_to_nb(
     fp16: bool = False,
     weight_only: bool = False,
     weight_bits: int = 8,
+    keep_attrs: bool = False,
     timeout: int = 900,
 ) -> str:
     """Run ``paddle_lite_opt`` on an inference model folder and write ``out_nb`` atomically.
 
     ``weight_only``: opt stores FP32 conv/fc weights as ``weight_bits`` (8 or 16) integers, restored to FP32 at
-    load. Failures raise ``ModelError`` with opt's reason (and the op's name when an op is unsupported).
+    load. ``keep_attrs``: keep the op attributes Paddle Lite never reads (``program.UNREAD_BY_LITE``; by default
+    they are left out of the .nb, which computes the same). Failures raise ``ModelError`` with opt's reason (and the
+    op's name when an op is unsupported).
     """
     model_file, params_file = inference_files(model_dir)
     if not out_nb.endswith(".nb"):
@@ -273,6 +276,11 @@ def convert_to_nb(
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".opt-") as work:
         stem = os.path.join(work, "model")
+        if not keep_attrs:
+            from ..program import write_program_without
+
+            model_file = os.path.join(work, "inference.pdmodel")
+            write_program_without(inference_files(model_dir)[0], model_file)
         cmd = [
             find_opt(), f"--model_file={model_file}", f"--param_file={params_file}",
             f"--optimize_out={stem}", f"--valid_targets={target}", "--optimize_out_type=naive_buffer",

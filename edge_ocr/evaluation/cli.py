@@ -18,7 +18,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--rec-labels", metavar="FILE", help="recognition labels (word crops)")
     parser.add_argument("--domain", nargs="+", action="extend", default=[], metavar="NAME[:det=F,rec=F]",
                         help="score each of these domains: built in icdar2015, td500 (det only), zh_synth "
-                             "(edge-ocr synth's dev splits), or NAME:det=FILE,rec=FILE[,tail=N][,e2e=no]; "
+                             "(edge-ocr synth's dev splits), td500_lines (rec only: edge-ocr read-lines), or "
+                             "NAME:det=FILE,rec=FILE[,tail=N][,e2e=no]; "
                              "--det-labels/--rec-labels are one more (icdar2015 when they are its files)")
     parser.add_argument("--limit", type=positive_int, help="first N samples of each label file")
     parser.add_argument("--json", metavar="OUT.json", help="write the scores as JSON")

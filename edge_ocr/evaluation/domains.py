@@ -7,6 +7,8 @@ default ``data/synth`` in the repository):
 - ``td500``: the last ``TD500_DEV_IMAGES`` images of MSRA-TD500's train split (det only: no transcriptions), long
   multi-oriented Chinese and English lines. Training and calibration never see them (``usable_part``).
 - ``zh_synth``: the dev splits that ``edge-ocr synth`` generates (Chinese + English + digits; det, e2e, rec).
+- ``td500_lines``: the lines of the ``td500`` dev images, read by the FP32 models where they are sure (``edge-ocr
+  read-lines``; rec only): a model's score there is its agreement with FP32 on real Chinese + English photos.
 
 A domain on the command line is a built-in name or ``NAME:det=FILE,rec=FILE[,tail=N][,e2e=no]`` (``tail``: only
 the last N samples of each file; ``e2e=no``: the det labels carry no transcriptions).
@@ -33,6 +35,10 @@ def synth_dir() -> str:
     return os.environ.get("EDGE_OCR_SYNTH") or os.path.join(REPO, "data", "synth")
 
 
+def lines_dir() -> str:
+    return os.environ.get("EDGE_OCR_LINES") or os.path.join(REPO, "data", "td500_lines")
+
+
 @dataclass(frozen=True)
 class Domain:
     name: str
@@ -46,7 +52,8 @@ class Domain:
             raise EdgeOCRError(f"domain {self.name}: no det or rec labels")
         for path in (self.det, self.rec):
             if path and not os.path.isfile(path):
-                hint = " (generate it with: edge-ocr synth --out data/synth)" if self.name == "zh_synth" else ""
+                hint = {"zh_synth": " (generate it with: edge-ocr synth --out data/synth)",
+                        "td500_lines": " (generate it with: edge-ocr read-lines)"}.get(self.name, "")
                 raise EdgeOCRError(f"domain {self.name}: label file {path} does not exist{hint}")
 
     def to_dict(self) -> dict:
@@ -61,6 +68,7 @@ def builtin_domains() -> dict[str, Domain]:
                             os.path.join(data, "ic15_rec", "rec_gt_test.txt")),
         "td500": Domain("td500", os.path.join(data, "td500_train", "det_label.txt"), None, TD500_DEV_IMAGES, False),
         "zh_synth": Domain("zh_synth", os.path.join(synth, "e2e_dev.txt"), os.path.join(synth, "rec_dev.txt")),
+        "td500_lines": Domain("td500_lines", None, os.path.join(lines_dir(), "rec_dev.txt")),
     }
 
 

@@ -152,8 +152,19 @@ class TrainRecipeOptions:
     resume: bool = False  # keep finished stages (pruning plans, training runs) of an earlier run in the same folder
 
 
-def _finished(out_dir: str, config) -> dict | None:
-    """The best evaluation of a stage an earlier run finished with the same configuration; None otherwise."""
+LABELS_DIGEST = "labels.sha256"  # beside a stage's checkpoint: the train + dev labels it was trained on
+
+
+def _labels_digest(labels: str) -> str:
+    """The labels' rows (image paths and texts), so a stage retrains when its data changes."""
+    from edge_ocr.models import sha256_file
+
+    return sha256_file(labels)
+
+
+def _finished(out_dir: str, config, labels: str | None = None) -> dict | None:
+    """The best evaluation of a stage an earlier run finished with the same configuration and labels; None
+    otherwise (a stage from before labels were recorded is taken on its configuration alone)."""
     from dataclasses import asdict
 
     try:
@@ -161,6 +172,11 @@ def _finished(out_dir: str, config) -> dict | None:
             state = json.load(handle)
     except (OSError, ValueError):
         return None
+    recorded = os.path.join(out_dir, LABELS_DIGEST)
+    if labels and os.path.isfile(recorded):
+        with open(recorded) as handle:
+            if handle.read().strip() != _labels_digest(labels):
+                return None
     same = state.get("config") == json.loads(json.dumps(asdict(config)))
     weights = getattr(config, "init_weights", None)
     if weights and (not os.path.isfile(weights) or
@@ -188,11 +204,14 @@ def _train(role: str, models_dir: str, labels: str, out_dir: str, options: Train
 
         config, train = RecTrainConfig(batch_size=options.rec_batch_size, lstm_input_rank=options.rec_lstm_rank if qat
                                        else None, **common), train_rec
-    best = _finished(out_dir, config) if options.resume else None
+    best = _finished(out_dir, config, labels) if options.resume else None
     if best is not None:
         log.info("%s: kept from an earlier run with the same configuration", out_dir)
     else:
         best = train(models_dir, labels, labels, out_dir, config, dev_tail=options.dev_tail[role])
+        from edge_ocr.atomic import write_text
+
+        write_text(os.path.join(out_dir, LABELS_DIGEST), _labels_digest(labels) + "\n")
     # Recovery is a means to QAT: it hands on its last weights (its dev numbers, on a few dozen images, are noise next
     # to what QAT changes). The shipped QAT model is the one chosen on the dev split (its last step if none beat the
     # start: QAT's start has no scales yet).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from edge_ocr.cli import command, positive_int
 from edge_ocr.errors import EdgeOCRError
@@ -115,6 +116,8 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--rec-dev", type=int, default=sizes.rec_dev, metavar="N")
     parser.add_argument("--e2e-train", type=int, default=sizes.e2e_train, metavar="N")
     parser.add_argument("--e2e-dev", type=int, default=sizes.e2e_dev, metavar="N")
+    parser.add_argument("--train-phrases", type=float, default=0.15, metavar="SHARE",
+                        help="share of train lines that are phrases with spaces (dev lines never are)")
     parser.add_argument("--backgrounds", type=int, default=60, metavar="N",
                         help="train photos (text painted out) used as backgrounds; 0: textures only")
     parser.set_defaults(func=run_synth)
@@ -128,8 +131,44 @@ def run_synth(args: argparse.Namespace) -> int:
         raise EdgeOCRError("split sizes must be 0 or more")
     sources = default_sources()
     sources.background_count = args.backgrounds
-    summary = generate_synth(args.out, SynthSizes(*counts), seed=args.seed, sources=sources)
+    if not 0 <= args.train_phrases <= 1:
+        raise EdgeOCRError("--train-phrases is a share between 0 and 1")
+    summary = generate_synth(args.out, SynthSizes(*counts), seed=args.seed, sources=sources,
+                             train_phrases=args.train_phrases)
     print(f"wrote {args.out}: rec {args.rec_train} train / {args.rec_dev} dev crops, e2e {args.e2e_train} train / "
           f"{args.e2e_dev} dev images, {summary['distinct_characters']} distinct characters, "
           f"{summary['seconds']} s")
+    return 0
+
+
+@command("read-lines")
+def _add_read_lines(sub: argparse._SubParsersAction) -> None:
+    from edge_ocr.evaluation.domains import REPO, TD500_DEV_IMAGES, builtin_domains
+
+    parser = sub.add_parser("read-lines", help="cut the lines of a det-labelled photo set and label them with the "
+                                               "FP32 recognizer's sure readings (train crops + a dev split)")
+    parser.add_argument("--det-labels", default=builtin_domains()["td500"].det, metavar="FILE",
+                        help="detection labels whose lines to read (default: MSRA-TD500 train)")
+    parser.add_argument("--out", default=os.path.join(REPO, "data", "td500_lines"), metavar="DIR",
+                        help="writes rec_train.txt, rec_dev.txt and their crops (default: the td500_lines domain's)")
+    parser.add_argument("--models", metavar="DIR", help="FP32 inference models (default: PP-OCRv2)")
+    parser.add_argument("--dev-tail", type=int, default=TD500_DEV_IMAGES, metavar="N",
+                        help="the last N images are the dev split (default: the td500 domain's)")
+    parser.add_argument("--min-score", type=float, default=0.9, help="keep lines FP32 reads at least this surely")
+    parser.set_defaults(func=run_read_lines)
+
+
+def run_read_lines(args: argparse.Namespace) -> int:
+    from .line_readings import read_lines
+
+    if not os.path.isfile(args.det_labels):
+        raise EdgeOCRError(f"{args.det_labels} does not exist")
+    if not 0 < args.min_score <= 1:
+        raise EdgeOCRError("--min-score is between 0 and 1")
+    summary = read_lines(args.det_labels, args.out, args.models, args.dev_tail, args.min_score)
+    for split in ("train", "dev"):
+        part = summary[split]
+        print(f"{split}: {part['kept']} of {part['lines']} lines of {part['images']} images kept "
+              f"({part['kept_with_chinese']} with Chinese, {part['kept_with_spaces']} with spaces)")
+    print(f"wrote {args.out}/rec_train.txt and rec_dev.txt in {summary['seconds']} s")
     return 0

@@ -8,7 +8,9 @@
 
 Text: common Chinese characters (GB2312 level 1 ∩ the recognizer's dictionary; the dictionary itself is not in
 frequency order), English words from the IC15 train transcriptions, digits, dates, prices, times and phone numbers;
-only characters of the dictionary, no spaces. Rendering: Noto CJK (Debian's ``fonts-noto-cjk``) in
+only characters of the dictionary. Train splits also get phrases with spaces (``train_phrases`` of their lines: several
+English words, Chinese then English, a word and a number), so that a recognizer trained on them keeps the space
+class that real signs need; dev splits have none, as before. Rendering: Noto CJK (Debian's ``fonts-noto-cjk``) in
 sans/serif, regular/bold; backgrounds are train photos (ICDAR 2015 train, MSRA-TD500 train without the TD500 dev
 tail) with their labelled text painted out (``cv2.inpaint``), or flat/gradient/noise textures; every line is rotated
 and perspective-warped, and each image blurred, noised and colour-shifted. Each sample draws from its own
@@ -123,8 +125,9 @@ def english_words(rec_labels: str, dictionary: set[str]) -> list[str]:
 class TextSampler:
     """Lines of text: Chinese phrases, English words, numbers in everyday formats, and mixes of them."""
 
-    def __init__(self, dictionary: list[str], words: list[str]) -> None:
+    def __init__(self, dictionary: list[str], words: list[str], phrases: float = 0.0) -> None:
         self.dictionary = set(dictionary)
+        self.phrases = phrases  # share of lines that are phrases with spaces (0: no draw, the same lines as before)
         self.common = [c for c in gb2312_level1() if c in self.dictionary]
         self.words = words
         self.punctuation = [c for c in CHINESE_PUNCTUATION if c in self.dictionary]
@@ -160,8 +163,22 @@ class TextSampler:
         )
         return formats[kind]()
 
+    def _phrase(self, rng: np.random.Generator) -> str:
+        """Words with spaces, as on signs: "Beijing China", "银行 BANK", "Line 10"."""
+        kind = rng.random()
+        if kind < 0.5:
+            style = rng.random()
+            words = [self.words[int(i)] for i in rng.integers(len(self.words), size=int(rng.integers(2, 4)))]
+            return " ".join(w.upper() if style < 0.3 else w.capitalize() if style < 0.6 else w.lower() for w in words)
+        if kind < 0.75:
+            return self._chinese(rng, 2, 5) + " " + self._english(rng)
+        return self._english(rng) + " " + str(int(rng.integers(1, 1000)))
+
     def sample(self, rng: np.random.Generator) -> str:
-        """One line: 45% Chinese, 15% an English word, 15% mixed, 25% numbers (some with a Chinese label)."""
+        """One line: 45% Chinese, 15% an English word, 15% mixed, 25% numbers (some with a Chinese label); with
+        ``phrases`` > 0, that share of lines is first drawn as a phrase with spaces instead."""
+        if self.phrases and rng.random() < self.phrases:
+            return self._checked(self._phrase(rng))
         kind = rng.random()
         if kind < 0.45:
             text = self._chinese(rng)
@@ -173,6 +190,9 @@ class TextSampler:
         else:
             number = self._number(rng)
             text = self._chinese(rng, 2, 4) + "：" + number if rng.random() < 0.3 else number
+        return self._checked(text)
+
+    def _checked(self, text: str) -> str:
         bad = sorted(set(text) - self.dictionary - {" "})
         if bad:  # every format above uses dictionary characters only; a dictionary without them is a wrong one
             raise EdgeOCRError(f"characters {''.join(bad)!r} are not in the dictionary")
@@ -442,8 +462,9 @@ def _write_image(path: str, image: np.ndarray, jpeg: bool) -> None:
 
 
 def generate_synth(out_dir: str, sizes: SynthSizes = SynthSizes(), seed: int = 0,
-                   sources: SynthSources | None = None, progress: bool = True) -> dict:
-    """Write the four splits and ``synth.json`` into ``out_dir``; returns the summary written to synth.json."""
+                   sources: SynthSources | None = None, progress: bool = True, train_phrases: float = 0.15) -> dict:
+    """Write the four splits and ``synth.json`` into ``out_dir``; returns the summary written to synth.json.
+    ``train_phrases``: the share of train lines that are phrases with spaces (dev lines never are)."""
     from tqdm import tqdm
 
     from edge_ocr.atomic import write_json, write_text
@@ -466,6 +487,7 @@ def generate_synth(out_dir: str, sizes: SynthSizes = SynthSizes(), seed: int = 0
     for split, count in counts.items():
         folder = os.path.join(out_dir, split)
         os.makedirs(folder, exist_ok=True)
+        sampler.phrases = train_phrases if split.endswith("train") else 0.0
         rows = []
         for index in tqdm(range(count), desc=f"synth {split}", unit="img", disable=not progress):
             rng = _seeded(seed, split, index)
@@ -486,7 +508,7 @@ def generate_synth(out_dir: str, sizes: SynthSizes = SynthSizes(), seed: int = 0
                     characters[char] = characters.get(char, 0) + 1
         write_text(os.path.join(out_dir, f"{split}.txt"), "\n".join(rows) + "\n")
     summary = {
-        "seed": seed, "sizes": asdict(sizes),
+        "seed": seed, "sizes": asdict(sizes), "train_phrases": train_phrases,
         "fonts": [f"{os.path.basename(p)}#{_simplified_face(p)}" for p in fonts],
         "dictionary": sources.dictionary, "english_words": len(sampler.words), "english_source": sources.english_labels,
         "common_chinese": len(sampler.common),
