@@ -46,14 +46,14 @@ def _merge(domains: dict, path: str) -> bool:
 def load_variants(results: str, shared: str) -> list[dict]:
     """One row per variant: name, bundle bytes, {domain: the three metrics (None where not measured)}, FLOPs, how it
     ran on ARM, sources. Variants scored on ICDAR 2015 alone by their compress run take the other domains from
-    ``eval-NAME-domains.json`` (their quantized models, evaluated since)."""
+    ``eval-NAME-domains.json`` and ``eval-NAME-lines.json`` (their quantized models, evaluated since)."""
     rows = []
     reports = sorted(glob.glob(os.path.join(results, "compress-*.json")))
     reports = [p for p in reports if not p.endswith("compress-summary.json")]
     fp32_bytes = next((json.load(open(p)).get("fp32_bundle_bytes") for p in reports
                        if json.load(open(p)).get("fp32_bundle_bytes")), None)
     fp32_domains: dict = {}
-    sources = [name for name in ("eval-fp32-domains.json", "eval-fp32.json")
+    sources = [name for name in ("eval-fp32-domains.json", "eval-fp32.json", "eval-fp32-lines.json")
                if _merge(fp32_domains, os.path.join(results, name))]
     if fp32_domains:
         rows.append({"name": "FP32 (official models)", "bytes": fp32_bytes, "domains": fp32_domains,
@@ -78,8 +78,9 @@ def load_variants(results: str, shared: str) -> list[dict]:
         # reports before domains hold ICDAR 2015's numbers directly; later ones {domain: numbers}
         domains = dict(by_domain(report["compressed"]))
         source = os.path.basename(path)
-        if _merge(domains, os.path.join(results, f"eval-{name}-domains.json")):
-            source += f" + eval-{name}-domains.json"
+        for later in (f"eval-{name}-domains.json", f"eval-{name}-lines.json"):  # domains scored since
+            if _merge(domains, os.path.join(results, later)):
+                source += f" + {later}"
         row = {"name": name, "bytes": report["bundle_bytes"], "domains": domains, "drop": by_domain(report.get("drop")),
                "source": source, "wall_seconds": report.get("wall_seconds"),
                "own_reference": "charset" in report}  # a charset bundle is compared with FP32 cut to its charset
@@ -118,7 +119,7 @@ def arm_verification(report: dict, later: str | None = None) -> str:
 COLUMNS = [(DEFAULT_DOMAIN, "det_hmean", "IC15 det"), (DEFAULT_DOMAIN, "e2e_hmean", "IC15 e2e"),
            (DEFAULT_DOMAIN, "rec_accuracy", "IC15 rec"), ("td500", "det_hmean", "TD500 det"),
            ("zh_synth", "det_hmean", "zh det"), ("zh_synth", "e2e_hmean", "zh e2e"),
-           ("zh_synth", "rec_accuracy", "zh rec")]
+           ("zh_synth", "rec_accuracy", "zh rec"), ("td500_lines", "rec_accuracy", "TD500 lines rec")]
 
 
 def markdown(rows: list[dict]) -> str:
@@ -141,8 +142,11 @@ def markdown(rows: list[dict]) -> str:
     lines = ["# Compression variants: size against accuracy, domain by domain", "",
              "IC15: ICDAR 2015 test (500 images; 2,077 word crops for rec). TD500: the last 100 MSRA-TD500 train "
              "images (Chinese + English lines; det only, calibration and training never see them). zh: `edge-ocr "
-             "synth`'s dev split (100 scene images, 500 line crops; Chinese + English + digits). % with the change "
-             "against FP32 in points. Bundle = ARM `.nb` files + dictionary.", "",
+             "synth`'s dev split (100 scene images, 500 line crops; Chinese + English + digits; rendered by the "
+             "generator whose train split QAT trains on). TD500 lines: the 147 lines of the TD500 dev images that "
+             "FP32 reads with score >= 0.9 (`edge-ocr read-lines`; real photos, 64 with Chinese), labelled with "
+             "FP32's reading: a variant's score is its agreement with FP32 there (FP32 = 100 by construction). "
+             "% with the change against FP32 in points. Bundle = ARM `.nb` files + dictionary.", "",
              "Accuracy of compressed variants: their quantized models in Paddle Inference (simulated int8). 'on ARM': "
              "the bundle itself run on Paddle Lite's ARM runtime and compared with those models and FP32 "
              "(`edge-ocr verify`, run by compress since 2026-11-26).", "",

@@ -43,7 +43,8 @@ def load_program_desc(model_dir: str):
 # Attributes Paddle Lite never reads, yet opt copies every attribute of every op into the .nb's program (flatbuffer
 # tables cost tens of bytes each: a third of a quantized classifier's .nb). They are Paddle's graph bookkeeping and
 # the switches of its oneDNN and cuDNN kernels. Measured on the PP-OCRv2 quantized models: the ARM .nb computes
-# bit for bit the same without them (tests/test_export.py), and is 0.05-0.14 MB smaller per model.
+# bit for bit the same without them (tests/test_export.py), and is 0.05-0.14 MB smaller per model (with the weight
+# thresholds below, 0.1-0.14 MB).
 UNREAD_BY_LITE = frozenset({
     # graph bookkeeping
     "op_device", "op_role", "op_role_var", "op_namescope", "op_callstack", "with_quant_attr",
@@ -57,16 +58,31 @@ UNREAD_BY_LITE = frozenset({
 })
 
 
-def write_program_without(model_file: str, out_file: str, attrs: frozenset[str] = UNREAD_BY_LITE) -> int:
+def write_program_without(model_file: str, out_file: str, attrs: frozenset[str] = UNREAD_BY_LITE,
+                          weight_thresholds: bool = True) -> int:
     """Write ``model_file``'s program to ``out_file`` without the op attributes named in ``attrs``; returns how
-    many were dropped. The weights are untouched (they live in ``inference.pdiparams``)."""
+    many were dropped. The weights are untouched (they live in ``inference.pdiparams``).
+
+    ``weight_thresholds``: also drop PaddleSlim's ``<Slot>0_threshold`` where that input is a weight (``Filter0``,
+    ``Y0``): per-channel ranges that opt copies next to the ``<Slot>0_scale`` it derives from the dequantize ops, the
+    largest attributes of a quantized model (6,625 floats on the recognizer's head). Activation thresholds stay:
+    opt's quantization passes read them."""
     program = _framework_pb2().ProgramDesc()
     with open(model_file, "rb") as handle:
         program.ParseFromString(handle.read())
     dropped = 0
     for block in program.blocks:
+        weights = {var.name for var in block.vars if var.persistable}
+        for op in block.ops:  # a weight seen through its fake quantize-dequantize op is a weight too
+            if op.type.startswith("fake_") and any(a in weights for i in op.inputs if i.parameter == "X"
+                                                   for a in i.arguments):
+                weights |= {a for o in op.outputs if o.parameter == "Out" for a in o.arguments}
         for op in block.ops:
-            kept = [attr for attr in op.attrs if attr.name not in attrs]
+            unread = set(attrs)
+            if weight_thresholds:
+                unread |= {f"{slot.parameter}0_threshold" for slot in op.inputs
+                           if slot.arguments and slot.arguments[0] in weights}
+            kept = [attr for attr in op.attrs if attr.name not in unread]
             dropped += len(op.attrs) - len(kept)
             del op.attrs[:]
             op.attrs.extend(kept)

@@ -205,9 +205,15 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
     assert verification["thresholds"]["fp32"]["rec_line_change"] == 1.0
     # a pruned model that ends further below FP32 on the dev split than --prune-fallback-drop is replaced by the
     # unpruned QAT model (the finished pruning stages are kept with --resume; every pruned model "fails" at -100)
-    proc = run_cli(*common, "--prune-fallback-drop", "-100", "--resume", "--no-verify")
+    # The pruned detector is also judged on each --domain that is a dev split (here one train image: not a test set).
+    dev = label_subset(shared, "icdar2015", "train_label.txt", 1, tmp_path / "one_dev.txt")
+    proc = run_cli(*common, "--prune-fallback-drop", "-100", "--resume", "--no-verify", "--domain",
+                   f"one:det={dev},e2e=no")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "bundle-artifacts" / "report.json").read_text())
+    judged = report["stages"]["det"]["domain_dev"]["one"]
+    assert 0 <= judged["pruned"] <= 1 and 0 < judged["fp32"] <= 1
+    assert judged["points_below_fp32"] == pytest.approx((judged["fp32"] - judged["pruned"]) * 100, abs=1e-3)
     for role in ("det", "rec"):
         assert report["stages"][role]["fallback"]["to"] == "unpruned QAT"
         assert report["flops"][role]["compressed"]["flops"] == report["flops"][role]["fp32"]["flops"]
@@ -229,5 +235,14 @@ def test_resume_keeps_only_a_finished_stage_with_the_same_config(tmp_path):
     assert _finished(str(stage), config) == {"accuracy": 0.5, "step": 4}
     assert _finished(str(stage), RecTrainConfig(steps=4, qat=True, distill="udml")) is None  # other config
     assert _finished(str(stage), RecTrainConfig(steps=8, qat=True, distill="teacher")) is None  # not finished
+    # the labels it trained on are recorded beside it: other labels retrain it, the same ones keep it
+    from quantize.compress.recipes import LABELS_DIGEST, _labels_digest
+
+    labels = tmp_path / "calib-rec.txt"
+    labels.write_text("a.png\tHELLO\n")
+    (stage / LABELS_DIGEST).write_text(_labels_digest(str(labels)) + "\n")
+    assert _finished(str(stage), config, str(labels)) == {"accuracy": 0.5, "step": 4}
+    labels.write_text("a.png\tHELLO\nb.png\tWORLD\n")
+    assert _finished(str(stage), config, str(labels)) is None
     (stage / "final" / "inference.pdmodel").unlink()
     assert _finished(str(stage), config) is None

@@ -208,8 +208,9 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--criterion", choices=("fpgm", "l1"), default=defaults.criterion, help="pruning criterion")
     train.add_argument("--prune-fallback-drop", type=float, default=defaults.prune_fallback_drop, metavar="POINTS",
                        help="prune-qat: a pruned model whose QAT dev metric ends more than POINTS below the official "
-                            "model's on the same dev split (drawn from every --calib file) is replaced by the "
-                            "unpruned QAT model; the report says so")
+                            "model's on the same dev split (drawn from every --calib file), or a pruned detector "
+                            "whose det Hmean does on any --domain that is a dev split (td500, zh_synth), is replaced "
+                            "by the unpruned QAT model; the report says so")
     train.add_argument("--prune-sensitivity", nargs="*", default=[], metavar="ROLE=REPORT.json",
                        help="reuse saved pruning sensitivity reports (edge-ocr prune writes them)")
     train.add_argument("--prune-plan", nargs="*", default=[], metavar="ROLE=PLAN.json",
@@ -232,6 +233,19 @@ def _role_values(items: list[str], option: str, convert=str) -> dict:
         except ValueError:
             raise EdgeOCRError(f"{option}: bad value in {role}={value}") from None
     return values
+
+
+def dev_domains(specs: list[str] | None) -> list[str]:
+    """The --domain values that are dev splits with det labels (a train file's tail, or a file not named as a test
+    set): prune-qat may judge a pruned detector on them; a test set only reports."""
+    from edge_ocr.evaluation.domains import parse_domain
+
+    kept = []
+    for spec in specs or []:
+        domain = parse_domain(spec)
+        if domain.det and (domain.tail or "test" not in os.path.basename(domain.det).lower()):
+            kept.append(spec)
+    return kept
 
 
 def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
@@ -260,7 +274,8 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
         pact=args.pact, rec_lstm_rank=args.rec_lstm_rank, det_flops_reduction=args.det_flops_reduction,
         rec_flops_reduction=args.rec_flops_reduction,
         criterion=args.criterion, prune_fallback_drop=args.prune_fallback_drop, sensitivity=sensitivity, plans=plans,
-        eval_every=args.eval_every, resume=args.resume,
+        eval_every=args.eval_every, resume=args.resume, threads=args.threads,
+        fallback_domains=dev_domains(args.domain),
         dev_tail={**defaults.dev_tail, **_role_values(args.dev, "--dev", int)},
         keep_fp32_first=(_role_values([i for i in args.keep_fp32_first if not i.startswith("cls=")],
                                       "--keep-fp32-first", int)
@@ -481,9 +496,12 @@ def compress_markdown(report: dict) -> str:
             if name in stage:
                 parts.append(f"{name} best {stage[name]['best']:.4f} (last {stage[name]['last']:.4f}, "
                              f"{stage[name]['steps']} steps)")
+        for name, drop in stage.get("domain_dev", {}).items():
+            parts.append(f"pruned QAT det on {name}: {drop['pruned']:.4f} against FP32 {drop['fp32']:.4f}")
         if "fallback" in stage:
             fell = stage["fallback"]
-            parts.append(f"**pruned and quantized it ended {fell['points_below_fp32']:.2f} points below FP32 "
+            on = f" on {fell['on']}" if "on" in fell else ""
+            parts.append(f"**pruned and quantized it ended {fell['points_below_fp32']:.2f} points below FP32{on} "
                          f"(limit {fell['limit']}): the unpruned QAT model ships**")
         lines.append(f"- {role} dev split: " + "; ".join(parts))
     verification = report.get("verification")
