@@ -22,6 +22,7 @@ setup(
             "paddlepaddle==2.6.2",
             "paddleslim==2.6.0",
             "paddlelite==2.13rc0",
+            "flatbuffers>=23.5",  # export.nb_compact rewrites the .nb program
             "requests",  # paddleslim imports it without declaring it
             "matplotlib>=3.5",
         ],

@@ -29,8 +29,8 @@ FORMAT_VERSION = 1
 ROLES = ("det", "cls", "rec")
 MAX_MANIFEST_BYTES = 1 << 20  # a real one is ~4 KB
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_MODEL_KEYS = {"file", "precision", "fp16", "weight_only_bits", "unread_attrs_dropped", "kernel_targets", "input",
-               "source", "source_dir"}
+_MODEL_KEYS = {"file", "precision", "fp16", "weight_only_bits", "unread_attrs_dropped", "program_compacted",
+               "kernel_targets", "input", "source", "source_dir"}
 _DICTIONARY_KEYS = {"file", "characters", "classes"}
 
 
@@ -118,7 +118,8 @@ def validate_manifest(manifest: Any) -> None:
         used.append((where + ".file", _file_name(entry["file"], where + ".file")))
         _expect(entry["precision"], str, where + ".precision")
         _expect(entry.get("fp16", False), bool, where + ".fp16")
-        _expect(entry.get("unread_attrs_dropped", False), bool, where + ".unread_attrs_dropped")
+        for flag in ("unread_attrs_dropped", "program_compacted"):
+            _expect(entry.get(flag, False), bool, f"{where}.{flag}")
         if entry.get("weight_only_bits", 0) not in (0, 8, 16):
             raise ValueError(f"{where}.weight_only_bits must be 0, 8 or 16")
         for key in ("kernel_targets", "input", "source"):

@@ -96,3 +96,55 @@ def test_unread_attrs_are_dropped_and_the_arm_nb_computes_the_same(quantized, sh
                 assert b"Y0_threshold" not in data
         assert np.array_equal(outputs[True], outputs[False]), role
         assert sizes[False] < sizes[True] - 40_000, (role, sizes)
+
+
+def test_compacted_program_reads_back_the_same_and_keeps_the_weights(x86_bundle, models_dir, tmp_path):
+    """export.nb_compact: every table, vector and string of the program read back field for field; the weights'
+    bytes untouched; a file of another format is refused, not rewritten."""
+    from export.bundle import export_bundle
+    from export.nb_compact import HEADER, NbFormatError, compact_nb, compact_nb_bytes, read_program
+
+    assert load_bundle(x86_bundle).manifest["models"]["cls"]["program_compacted"] is True  # export's default
+    plain = export_bundle(models_dir, str(tmp_path / "plain"), target="x86", compact_program=False)
+    with open(os.path.join(plain, "cls.nb"), "rb") as handle:
+        original = handle.read()
+    out, result = compact_nb_bytes(original)
+    assert result.program_after < 0.6 * result.program_before, result
+    assert read_program(out) == read_program(original)
+    size = HEADER.unpack_from(original)[2]
+    assert out[HEADER.size + result.program_after :] == original[HEADER.size + size :]  # the weights, byte for byte
+    with open(os.path.join(x86_bundle, "cls.nb"), "rb") as handle:
+        written = handle.read()  # what export wrote (the bytes after opt's version string's NUL are its garbage)
+    assert written[HEADER.size - 8 :] == out[HEADER.size - 8 :]
+    broken = tmp_path / "other.nb"
+    broken.write_bytes(b"\x01\x00" + original[2:])
+    with pytest.raises(NbFormatError, match="format version 1"):
+        compact_nb(str(broken))
+    assert broken.read_bytes() == b"\x01\x00" + original[2:]
+
+
+def test_compacted_weight_only_recognizer_runs_the_same_on_arm(quantized, shared, tmp_path, emulated_runtime):
+    """The case that shaped the compaction: a recognizer whose FP32 weights opt packs in int16 does not load when a
+    variable's name is shared between its VarDesc and an op's argument; strings are shared per kind of field only.
+    The compacted .nb must load and compute bit for bit what opt's own does."""
+    from edge_ocr.cls import resize_norm_padded
+    from edge_ocr.engines.lite import LiteEngine, convert_to_nb
+    from export.nb_compact import compact_nb
+    from tests.conftest import word_crops
+
+    batch = np.stack([resize_norm_padded(c, 32, 320) for c in word_crops(shared, 2)]).astype(np.float32)
+    plain = convert_to_nb(os.path.join(quantized, "rec"), str(tmp_path / "plain.nb"), target="arm", weight_only=True,
+                          weight_bits=16)
+    compacted = str(tmp_path / "compacted.nb")
+    with open(plain, "rb") as src, open(compacted, "wb") as dst:
+        dst.write(src.read())
+    result = compact_nb(compacted)
+    assert result.bytes_after < result.bytes_before - 50_000, result
+    outputs = []
+    for nb in (plain, compacted):
+        engine = LiteEngine(nb, threads=1, runtime="qemu")
+        try:
+            outputs.append(engine.run(batch))
+        finally:
+            engine.close()
+    assert np.array_equal(outputs[0], outputs[1])
