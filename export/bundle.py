@@ -73,7 +73,7 @@ def export_bundle(
             convert_to_nb(model_dir, nb, target=spec.valid_targets, fp16=fp16, weight_only=packed,
                           weight_bits=weight_bits, keep_attrs=keep_attrs)
             if compact_program:
-                compact_nb(nb)
+                compact_nb(nb, drop_calibration=not keep_attrs)
             info = inspect_nb(nb)
             models[role] = {
                 "file": NB_NAMES[role],

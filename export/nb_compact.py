@@ -13,6 +13,7 @@ cannot tell the difference), and leaves the weights' bytes as they were. The run
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -44,6 +45,12 @@ PROGRAM = [("blocks", "tables", _BLOCK), ("version", "table", [("version", "scal
            ("op_compatible_map", "table", _OP_COMPATIBLE_MAP)]
 
 _SIZES = {"i": 4, "f": 4, "?": 1, "q": 8}
+
+# Calibration ranges PaddleSlim writes on every quantized op (``out_threshold``, ``Input0_threshold``, ...). opt turns
+# them into the ``*_scale`` attributes the kernels use; the runtime never reads them (measured: the ARM runtime
+# computes bit for bit the same without them on the quantized det, cls and rec). An op's own parameters that end
+# the same way (``hard_swish_threshold``: the runtime crashes without it) do not match.
+CALIBRATION_THRESHOLD = re.compile(r"(out|[A-Z][A-Za-z]*[0-9]+)_threshold")
 
 
 class NbFormatError(ValueError):
@@ -215,10 +222,31 @@ def read_program(data: bytes) -> tuple:
     return reader.table(struct.unpack_from("<I", program, 0)[0], PROGRAM)
 
 
-def compact_nb_bytes(data: bytes) -> tuple[bytes, CompactResult]:
-    """The .nb file ``data`` with its program written with shared tables; the weights' bytes unchanged."""
+def _without_calibration(program: tuple) -> tuple:
+    """The program without the calibration thresholds of its ops' attributes."""
+    attrs, ops, blocks = _index(_OP_DESC, "attrs"), _index(_BLOCK, "ops"), _index(PROGRAM, "blocks")
+
+    def op(fields: tuple) -> tuple:
+        return tuple((index, tuple(a for a in value if not CALIBRATION_THRESHOLD.fullmatch(dict(a)[0]))
+                      if index == attrs else value) for index, value in fields)
+
+    def block(fields: tuple) -> tuple:
+        return tuple((index, tuple(op(o) for o in value) if index == ops else value) for index, value in fields)
+
+    return tuple((index, tuple(block(b) for b in value) if index == blocks else value) for index, value in program)
+
+
+def _index(schema: list, field: str) -> int:
+    return [name for name, *_ in schema].index(field)
+
+
+def compact_nb_bytes(data: bytes, drop_calibration: bool = True) -> tuple[bytes, CompactResult]:
+    """The .nb file ``data`` with its program written with shared tables (and, with ``drop_calibration``, without
+    the calibration thresholds the runtime never reads); the weights' bytes unchanged."""
     version, opt_version, program, weights = _split(data)
     fields = _Reader(program).table(struct.unpack_from("<I", program, 0)[0], PROGRAM)
+    if drop_calibration:
+        fields = _without_calibration(fields)
     writer = _Writer()
     compact = writer.finish(writer.table(PROGRAM, fields))
     if _Reader(compact).table(struct.unpack_from("<I", compact, 0)[0], PROGRAM) != fields:
@@ -229,13 +257,13 @@ def compact_nb_bytes(data: bytes) -> tuple[bytes, CompactResult]:
     return out, CompactResult(len(program), len(compact), len(data), len(out))
 
 
-def compact_nb(path: str) -> CompactResult:
+def compact_nb(path: str, drop_calibration: bool = True) -> CompactResult:
     """Rewrite the .nb file at ``path`` in place (atomically) with its program compacted."""
     from edge_ocr.atomic import write_bytes
 
     with open(path, "rb") as handle:
         data = handle.read()
-    out, result = compact_nb_bytes(data)
+    out, result = compact_nb_bytes(data, drop_calibration)
     if out != data:
         write_bytes(path, out)
     return result

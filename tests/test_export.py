@@ -126,7 +126,8 @@ def test_compacted_program_reads_back_the_same_and_keeps_the_weights(x86_bundle,
 def test_compacted_weight_only_recognizer_runs_the_same_on_arm(quantized, shared, tmp_path, emulated_runtime):
     """The case that shaped the compaction: a recognizer whose FP32 weights opt packs in int16 does not load when a
     variable's name is shared between its VarDesc and an op's argument; strings are shared per kind of field only.
-    The compacted .nb must load and compute bit for bit what opt's own does."""
+    The compacted .nb (without the calibration thresholds, too) must load and compute bit for bit what opt's own
+    does."""
     from edge_ocr.cls import resize_norm_padded
     from edge_ocr.engines.lite import LiteEngine, convert_to_nb
     from export.nb_compact import compact_nb
@@ -140,6 +141,9 @@ def test_compacted_weight_only_recognizer_runs_the_same_on_arm(quantized, shared
         dst.write(src.read())
     result = compact_nb(compacted)
     assert result.bytes_after < result.bytes_before - 50_000, result
+    with open(compacted, "rb") as handle:
+        data = handle.read()
+    assert b"out_threshold" not in data and b"hard_swish_threshold" in data  # calibration only; op parameters stay
     outputs = []
     for nb in (plain, compacted):
         engine = LiteEngine(nb, threads=1, runtime="qemu")
