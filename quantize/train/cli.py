@@ -155,6 +155,9 @@ def _add_read_lines(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dev-tail", type=int, default=TD500_DEV_IMAGES, metavar="N",
                         help="the last N images are the dev split (default: the td500 domain's)")
     parser.add_argument("--min-score", type=float, default=0.9, help="keep lines FP32 reads at least this surely")
+    parser.add_argument("--boxes", choices=("labels", "detector"), default="labels",
+                        help="cut the labelled boxes, or the FP32 detector's (the crops the pipeline gives the "
+                             "recognizer: train data for what end-to-end reads)")
     parser.set_defaults(func=run_read_lines)
 
 
@@ -165,7 +168,7 @@ def run_read_lines(args: argparse.Namespace) -> int:
         raise EdgeOCRError(f"{args.det_labels} does not exist")
     if not 0 < args.min_score <= 1:
         raise EdgeOCRError("--min-score is between 0 and 1")
-    summary = read_lines(args.det_labels, args.out, args.models, args.dev_tail, args.min_score)
+    summary = read_lines(args.det_labels, args.out, args.models, args.dev_tail, args.min_score, boxes=args.boxes)
     for split in ("train", "dev"):
         part = summary[split]
         print(f"{split}: {part['kept']} of {part['lines']} lines of {part['images']} images kept "

@@ -37,15 +37,21 @@ def _is_cjk(char: str) -> bool:
     return "\u4e00" <= char <= "\u9fff"
 
 
+def _boxes(pipeline, sample: DetSample, image: np.ndarray, boxes: str) -> list[np.ndarray]:
+    if boxes == "detector":  # what the pipeline hands the recognizer: the FP32 detector's unclipped boxes
+        return pipeline.detect(image)[0]
+    return [np.array(box.points, dtype=np.float32) for box in sample.boxes if not box.dont_care]
+
+
 def _read_split(pipeline, samples: list[DetSample], min_score: float, out_dir: str, split: str,
-                progress: bool) -> dict:
+                progress: bool, boxes: str = "labels") -> dict:
     from tqdm import tqdm
 
     rows, kept, scores = [], [], []
     for sample in tqdm(samples, desc=f"read lines ({split})", unit="image", disable=not progress):
         image = load_image(sample.image, pipeline.params.max_image_pixels).image
-        crops = [crop_text_line(image, np.array(box.points, dtype=np.float32), pipeline.params.crop.rotate_ratio)
-                 for box in sample.boxes if not box.dont_care]
+        crops = [crop_text_line(image, box, pipeline.params.crop.rotate_ratio)
+                 for box in _boxes(pipeline, sample, image, boxes)]
         if not crops:
             continue
         if pipeline.classifier is not None:
@@ -73,10 +79,14 @@ def _read_split(pipeline, samples: list[DetSample], min_score: float, out_dir: s
 
 
 def read_lines(det_labels: str, out_dir: str, models: str | None = None, dev_tail: int = TD500_DEV_IMAGES,
-               min_score: float = 0.9, threads: int = 2, progress: bool = True) -> dict:
+               min_score: float = 0.9, threads: int = 2, progress: bool = True, boxes: str = "labels") -> dict:
     """Write ``out_dir``/rec_train.txt (lines of all but the last ``dev_tail`` images) and rec_dev.txt (lines of
     those), their crops, and lines.json; returns the summary in lines.json. ``models``: FP32 inference models
-    (default: PP-OCRv2). The folder is replaced only once complete."""
+    (default: PP-OCRv2). ``boxes``: "labels" (the labelled boxes, don't-care ones left out) or "detector" (the FP32
+    detector's boxes: the crops the pipeline gives the recognizer, looser than labelled ones). The folder is replaced
+    only once complete."""
+    if boxes not in ("labels", "detector"):
+        raise ValueError("boxes is 'labels' or 'detector'")
     from edge_ocr.pipeline import OCRPipeline
 
     start = time.perf_counter()
@@ -88,10 +98,10 @@ def read_lines(det_labels: str, out_dir: str, models: str | None = None, dev_tai
     staging = out_dir.rstrip("/") + ".partial"
     splits = {"train": samples[: len(samples) - dev_tail], "dev": samples[len(samples) - dev_tail :]}
     summary = {"det_labels": det_labels, "models": models or "PP-OCRv2 (official)", "min_score": min_score,
-               "dev_tail": dev_tail}
+               "dev_tail": dev_tail, "boxes": boxes}
     for split, part in splits.items():
         os.makedirs(os.path.join(staging, split), exist_ok=True)
-        summary[split] = _read_split(pipeline, part, min_score, staging, split, progress)
+        summary[split] = _read_split(pipeline, part, min_score, staging, split, progress, boxes)
     summary["seconds"] = round(time.perf_counter() - start, 1)
     write_json(os.path.join(staging, "lines.json"), summary)
     replace_dir(staging, out_dir)
