@@ -198,6 +198,9 @@ def _add_compress(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--recovery-lr", type=float, default=defaults.recovery_lr, help="pruning recovery stages")
     train.add_argument("--det-distill", choices=DET_DISTILL, default=defaults.det_distill)
     train.add_argument("--rec-distill", choices=REC_DISTILL, default=defaults.rec_distill)
+    train.add_argument("--rec-label-weight", type=float, default=defaults.rec_label_weight, metavar="W",
+                       help="QAT: weight of CTC on the --calib-rec labels beside distillation from the FP32 teacher; "
+                            "0 = distillation only (the recognizer keeps FP32's reading, spaces included)")
     train.add_argument("--recovery-det-distill", choices=DET_DISTILL,
                        default=defaults.recovery_det_distill)
     train.add_argument("--recovery-rec-distill", choices=REC_DISTILL,
@@ -269,7 +272,7 @@ def train_recipe_options(args: argparse.Namespace) -> TrainRecipeOptions:
         det_steps=args.det_steps, rec_steps=args.rec_steps, recovery_det_steps=args.recovery_det_steps,
         recovery_rec_steps=args.recovery_rec_steps, det_batch_size=args.det_batch_size,
         rec_batch_size=args.rec_batch_size, lr=args.lr, recovery_lr=args.recovery_lr,
-        det_distill=args.det_distill, rec_distill=args.rec_distill,
+        det_distill=args.det_distill, rec_distill=args.rec_distill, rec_label_weight=args.rec_label_weight,
         recovery_det_distill=args.recovery_det_distill, recovery_rec_distill=args.recovery_rec_distill,
         pact=args.pact, rec_lstm_rank=args.rec_lstm_rank, det_flops_reduction=args.det_flops_reduction,
         rec_flops_reduction=args.rec_flops_reduction,

@@ -133,6 +133,7 @@ class TrainRecipeOptions:
     recovery_lr: float = 5e-5  # pruning recovery stages
     det_distill: str = "teacher"  # QAT stage; or "cml" (two students: twice the cost)
     rec_distill: str = "teacher"  # QAT stage; or "udml", "udml+teacher"
+    rec_label_weight: float = 1.0  # QAT stage: CTC on the labels next to distillation (0: distillation only)
     recovery_det_distill: str = "cml"  # pruning recovery: the paper's CML (FP32 teacher + two students)
     recovery_rec_distill: str = "udml+teacher"  # U-DML between two students plus the unpruned FP32 teacher
     pact: bool = False
@@ -181,7 +182,11 @@ def _finished(out_dir: str, config, labels: str | None = None) -> dict | None:
         with open(recorded) as handle:
             if handle.read().strip() != _labels_digest(labels):
                 return None
-    same = state.get("config") == json.loads(json.dumps(asdict(config)))
+    from dataclasses import MISSING, fields
+
+    # an option added since that stage ran counts as its default
+    defaults = {f.name: f.default for f in fields(config) if f.default is not MISSING}
+    same = {**json.loads(json.dumps(defaults)), **state.get("config", {})} == json.loads(json.dumps(asdict(config)))
     weights = getattr(config, "init_weights", None)
     if weights and (not os.path.isfile(weights) or
                     os.path.getmtime(weights) > os.path.getmtime(os.path.join(out_dir, "checkpoint.json"))):
@@ -207,7 +212,8 @@ def _train(role: str, models_dir: str, labels: str, out_dir: str, options: Train
         from ..train.rec import RecTrainConfig, train_rec
 
         config, train = RecTrainConfig(batch_size=options.rec_batch_size, lstm_input_rank=options.rec_lstm_rank if qat
-                                       else None, **common), train_rec
+                                       else None, label_weight=options.rec_label_weight if qat else 1.0,
+                                       **common), train_rec
     best = _finished(out_dir, config, labels) if options.resume else None
     if best is not None:
         log.info("%s: kept from an earlier run with the same configuration", out_dir)

@@ -53,6 +53,9 @@ class RecTrainConfig(TrainConfig):
     augment: bool = False  # word-crop augmentations (quantize.train.augment.rec_augment) on the training batches
     lstm_input_rank: int | None = None  # factor the first LSTM layer's input projection to this rank (SVD start)
     lstm_distill_steps: int = 200  # then distill the factored LSTM alone on cached features before training
+    # weight of CTC on the labels; 0 with a teacher: distillation only, the student learns to read what FP32 reads
+    # (its spaces, its case) rather than the conventions of the label files (IC15 words have no spaces)
+    label_weight: float = 1.0
 
 
 # U-DML: two students, DML on outputs + L2 on backbone features; "teacher": the same two terms against the frozen
@@ -123,6 +126,8 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
     from . import losses
 
     config = config or RecTrainConfig()
+    if not config.label_weight and "teacher" not in (config.distill or "") and "udml" not in (config.distill or ""):
+        raise ValueError("label_weight 0 needs a teacher or a second student to learn from")
     if config.distill not in DISTILL:
         raise EdgeOCRError(f"rec distillation is one of {', '.join(d for d in DISTILL if d)}")
     from edge_ocr.models import resolve_models
@@ -184,8 +189,9 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
                                                   augment_rng if config.augment else None)
             outputs = [s(images, return_features=True) for s in students]  # (logits, backbone, mid)
             loss = 0
-            for logits, _, _ in outputs:
-                loss = loss + losses.ctc_loss(logits, labels, lengths)
+            if config.label_weight:
+                for logits, _, _ in outputs:
+                    loss = loss + config.label_weight * losses.ctc_loss(logits, labels, lengths)
             if config.enhanced_ctc:
                 logits, _, mid = outputs[0]
                 loss = loss + config.center_weight * losses.center_loss(mid, logits, centers)
