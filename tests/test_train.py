@@ -43,6 +43,24 @@ def test_udml_and_resume(models_dir, tiny, tmp_path):
     assert len(_losses(out)) == 4  # 2 steps, then 2 more after resuming
 
 
+def test_rec_distillation_only_learns_the_teacher_not_the_labels(models_dir, tiny, tmp_path):
+    """label_weight 0 drops CTC on the labels: the loss is the same whatever the labels say (and lower than with
+    them); without a teacher it is refused."""
+    wrong = tmp_path / "wrong.txt"  # the same crops, every label wrong
+    wrong.write_text("".join(line.split("\t")[0] + "\tzzzz\n" for line in open(tiny, encoding="utf-8")))
+    first = {}
+    for name, labels, weight in (("distill", tiny, 0.0), ("distill-wrong", str(wrong), 0.0), ("both", tiny, 1.0)):
+        out = str(tmp_path / name)
+        config = RecTrainConfig(steps=1, batch_size=4, eval_every=1, lr=1e-9, distill="teacher", label_weight=weight)
+        train_rec(models_dir, labels, labels, out, config, progress=False)
+        first[name] = _losses(out)[0]
+    assert first["distill"] == pytest.approx(first["distill-wrong"], rel=1e-4)
+    assert 0 <= first["distill"] < first["both"]
+    with pytest.raises(ValueError, match="needs a teacher"):
+        train_rec(models_dir, tiny, tiny, str(tmp_path / "none"), RecTrainConfig(steps=1, label_weight=0.0),
+                  progress=False)
+
+
 @pytest.fixture(scope="module")
 def tiny_det(shared, tmp_path_factory):
     return label_subset(shared, "icdar2015", "train_label.txt", 3, tmp_path_factory.mktemp("tiny_det") / "train.txt")
