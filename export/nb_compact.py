@@ -17,98 +17,27 @@ import re
 import struct
 from dataclasses import dataclass
 
-HEADER = struct.Struct("<H16sQ")  # format version, opt version (NUL-padded), program bytes
-SUPPORTED_FORMAT = 2  # Paddle Lite 2.10-2.13
+from edge_ocr.engines.nb_program import (
+    ATTR,
+    BLOCK,
+    HEADER,
+    OP_DESC,
+    PROGRAM,
+    SCALAR_SIZES,
+    NbFormatError,
+    ProgramReader,
+    field_index,
+    read_program,
+    split_nb,
+)
 
-# The schema, as (field name, kind, sub-schema or scalar format), in vtable order. Kinds: "scalar", "string",
-# "table", "strings", "tables", "scalars". Enums are int32.
-_TENSOR = [("data_type", "scalar", "i"), ("dims", "scalars", "q")]
-_LOD_TENSOR = [("tensor", "table", _TENSOR), ("lod_level", "scalar", "i")]
-_VAR_TYPE = [("type", "scalar", "i"), ("selected_rows", "table", _TENSOR), ("lod_tensor", "table", _LOD_TENSOR),
-             ("tensor_array", "table", _LOD_TENSOR), ("reader", "table", [("lod_tensor", "tables", _LOD_TENSOR)]),
-             ("tuple", "table", [("element_type", "scalars", "i")])]
-_VAR_DESC = [("name", "string", None), ("type", "table", _VAR_TYPE), ("persistable", "scalar", "?"),
-             ("need_check_feed", "scalar", "?")]
-_ARGUMENT = [("parameter", "string", None), ("arguments", "strings", None)]
-_ATTR = [("name", "string", None), ("type", "scalar", "i"), ("i", "scalar", "i"), ("f", "scalar", "f"),
-         ("s", "string", None), ("ints", "scalars", "i"), ("floats", "scalars", "f"), ("strings", "strings", None),
-         ("b", "scalar", "?"), ("bools", "scalars", "?"), ("block_idx", "scalar", "i"), ("l", "scalar", "q"),
-         ("blocks_idx", "scalars", "i"), ("longs", "scalars", "q")]
-_OP_DESC = [("type", "string", None), ("inputs", "tables", _ARGUMENT), ("outputs", "tables", _ARGUMENT),
-            ("attrs", "tables", _ATTR), ("is_target", "scalar", "?")]
-_BLOCK = [("idx", "scalar", "i"), ("parent_idx", "scalar", "i"), ("vars", "tables", _VAR_DESC),
-          ("ops", "tables", _OP_DESC), ("forward_block_idx", "scalar", "i")]
-_COMPATIBLE_INFO = [("version", "string", None), ("type", "scalar", "i")]
-_OP_COMPATIBLE_MAP = [("pair", "tables", [("op_name", "string", None), ("compatible_info", "table", _COMPATIBLE_INFO)]),
-                      ("default_required_version", "string", None)]
-PROGRAM = [("blocks", "tables", _BLOCK), ("version", "table", [("version", "scalar", "q")]),
-           ("op_compatible_map", "table", _OP_COMPATIBLE_MAP)]
-
-_SIZES = {"i": 4, "f": 4, "?": 1, "q": 8}
+__all__ = ["CompactResult", "NbFormatError", "compact_nb", "compact_nb_bytes", "read_program", "HEADER"]
 
 # Calibration ranges PaddleSlim writes on every quantized op (``out_threshold``, ``Input0_threshold``, ...). opt turns
 # them into the ``*_scale`` attributes the kernels use; the runtime never reads them (measured: the ARM runtime
 # computes bit for bit the same without them on the quantized det, cls and rec). An op's own parameters that end
 # the same way (``hard_swish_threshold``: the runtime crashes without it) do not match.
 CALIBRATION_THRESHOLD = re.compile(r"(out|[A-Z][A-Za-z]*[0-9]+)_threshold")
-
-
-class NbFormatError(ValueError):
-    """Not a .nb file this module knows how to rewrite."""
-
-
-# ------------------------------------------------------------------------------------------------ reading
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def _u32(self, pos: int) -> int:
-        return struct.unpack_from("<I", self.data, pos)[0]
-
-    def _field(self, table: int, index: int) -> int | None:
-        vtable = table - struct.unpack_from("<i", self.data, table)[0]
-        size = struct.unpack_from("<H", self.data, vtable)[0]
-        if 4 + 2 * index >= size:
-            return None
-        offset = struct.unpack_from("<H", self.data, vtable + 4 + 2 * index)[0]
-        return table + offset if offset else None
-
-    def _deref(self, pos: int) -> int:
-        return pos + self._u32(pos)
-
-    def _vector(self, pos: int) -> tuple[int, int]:
-        start = self._deref(pos)
-        return start + 4, self._u32(start)
-
-    def _string(self, pos: int) -> str:
-        start, length = self._vector(pos)
-        return self.data[start : start + length].decode("utf-8")
-
-    def table(self, pos: int, schema: list) -> tuple:
-        """A table as a tuple of (field index, value) for the fields present, values read recursively."""
-        fields = []
-        for index, (_, kind, sub) in enumerate(schema):
-            at = self._field(pos, index)
-            if at is None:
-                continue
-            if kind == "scalar":
-                value = struct.unpack_from("<" + sub, self.data, at)[0]
-            elif kind == "string":
-                value = self._string(at)
-            elif kind == "table":
-                value = self.table(self._deref(at), sub)
-            else:
-                start, count = self._vector(at)
-                if kind == "scalars":
-                    value = struct.unpack_from(f"<{count}{sub}", self.data, start)
-                elif kind == "strings":
-                    value = tuple(self._string(start + 4 * k) for k in range(count))
-                else:
-                    value = tuple(self.table(self._deref(start + 4 * k), sub) for k in range(count))
-            fields.append((index, value))
-        return tuple(fields)
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -145,7 +74,7 @@ class _Writer:
     def scalars(self, fmt: str, values: tuple) -> int:
         def make() -> int:
             builder = self.builder
-            builder.StartVector(_SIZES[fmt], len(values), _SIZES[fmt])
+            builder.StartVector(SCALAR_SIZES[fmt], len(values), SCALAR_SIZES[fmt])
             prepend = {"i": builder.PrependInt32, "f": builder.PrependFloat32, "?": builder.PrependBool,
                        "q": builder.PrependInt64}[fmt]
             for value in reversed(values):
@@ -204,30 +133,13 @@ class CompactResult:
     bytes_after: int
 
 
-def _split(data: bytes) -> tuple[int, bytes, bytes, bytes]:
-    if len(data) < HEADER.size:
-        raise NbFormatError("shorter than a .nb header")
-    version, opt_version, size = HEADER.unpack_from(data)
-    if version != SUPPORTED_FORMAT:
-        raise NbFormatError(f"format version {version} (this rewrites version {SUPPORTED_FORMAT}, Paddle Lite 2.13)")
-    if HEADER.size + size > len(data):
-        raise NbFormatError("the program runs past the end of the file")
-    return version, opt_version, data[HEADER.size : HEADER.size + size], data[HEADER.size + size :]
-
-
-def read_program(data: bytes) -> tuple:
-    """The program of a .nb file's bytes, as nested (field, value) tuples."""
-    _, _, program, _ = _split(data)
-    reader = _Reader(program)
-    return reader.table(struct.unpack_from("<I", program, 0)[0], PROGRAM)
-
-
 def _without_calibration(program: tuple) -> tuple:
     """The program without the calibration thresholds of its ops' attributes."""
-    attrs, ops, blocks = _index(_OP_DESC, "attrs"), _index(_BLOCK, "ops"), _index(PROGRAM, "blocks")
+    attrs, ops, blocks = field_index(OP_DESC, "attrs"), field_index(BLOCK, "ops"), field_index(PROGRAM, "blocks")
+    name = field_index(ATTR, "name")
 
     def op(fields: tuple) -> tuple:
-        return tuple((index, tuple(a for a in value if not CALIBRATION_THRESHOLD.fullmatch(dict(a)[0]))
+        return tuple((index, tuple(a for a in value if not CALIBRATION_THRESHOLD.fullmatch(dict(a)[name]))
                       if index == attrs else value) for index, value in fields)
 
     def block(fields: tuple) -> tuple:
@@ -236,20 +148,17 @@ def _without_calibration(program: tuple) -> tuple:
     return tuple((index, tuple(block(b) for b in value) if index == blocks else value) for index, value in program)
 
 
-def _index(schema: list, field: str) -> int:
-    return [name for name, *_ in schema].index(field)
-
 
 def compact_nb_bytes(data: bytes, drop_calibration: bool = True) -> tuple[bytes, CompactResult]:
     """The .nb file ``data`` with its program written with shared tables (and, with ``drop_calibration``, without
     the calibration thresholds the runtime never reads); the weights' bytes unchanged."""
-    version, opt_version, program, weights = _split(data)
-    fields = _Reader(program).table(struct.unpack_from("<I", program, 0)[0], PROGRAM)
+    version, opt_version, program, weights = split_nb(data)
+    fields = ProgramReader(program).table(struct.unpack_from("<I", program, 0)[0], PROGRAM)
     if drop_calibration:
         fields = _without_calibration(fields)
     writer = _Writer()
     compact = writer.finish(writer.table(PROGRAM, fields))
-    if _Reader(compact).table(struct.unpack_from("<I", compact, 0)[0], PROGRAM) != fields:
+    if ProgramReader(compact).table(struct.unpack_from("<I", compact, 0)[0], PROGRAM) != fields:
         raise NbFormatError("the rewritten program reads back differently")  # never ship what we cannot vouch for
     if len(compact) >= len(program):
         compact = program

@@ -116,6 +116,9 @@ def test_compacted_program_reads_back_the_same_and_keeps_the_weights(x86_bundle,
     with open(os.path.join(x86_bundle, "cls.nb"), "rb") as handle:
         written = handle.read()  # what export wrote (the bytes after opt's version string's NUL are its garbage)
     assert written[HEADER.size - 8 :] == out[HEADER.size - 8 :]
+    # one kernel per op still (each distinct kernel name is stored once now)
+    plain_info = inspect_nb(os.path.join(plain, "cls.nb"))
+    assert inspect_nb(os.path.join(x86_bundle, "cls.nb")).ops == plain_info.ops and sum(plain_info.ops.values()) > 20
     broken = tmp_path / "other.nb"
     broken.write_bytes(b"\x01\x00" + original[2:])
     with pytest.raises(NbFormatError, match="format version 1"):
