@@ -44,8 +44,8 @@ def test_udml_and_resume(models_dir, tiny, tmp_path):
 
 
 def test_rec_distillation_only_learns_the_teacher_not_the_labels(models_dir, tiny, tmp_path):
-    """label_weight 0 drops CTC on the labels: the loss is the same whatever the labels say (and lower than with
-    them); without a teacher it is refused."""
+    """label_weight 0 drops CTC on the labels: the loss is the same whatever the labels say, and zero while the
+    student still is the teacher; without a teacher it is refused."""
     wrong = tmp_path / "wrong.txt"  # the same crops, every label wrong
     wrong.write_text("".join(line.split("\t")[0] + "\tzzzz\n" for line in open(tiny, encoding="utf-8")))
     first = {}
@@ -54,8 +54,10 @@ def test_rec_distillation_only_learns_the_teacher_not_the_labels(models_dir, tin
         config = RecTrainConfig(steps=1, batch_size=4, eval_every=1, lr=1e-9, distill="teacher", label_weight=weight)
         train_rec(models_dir, labels, labels, out, config, progress=False)
         first[name] = _losses(out)[0]
-    assert first["distill"] == pytest.approx(first["distill-wrong"], rel=1e-4)
-    assert 0 <= first["distill"] < first["both"]
+    assert first["distill"] == pytest.approx(first["distill-wrong"], abs=1e-6)
+    # the student starts as the teacher (BN frozen): nothing to distil yet. Comparing the student's logits with the
+    # softmax the teacher's forward returns in eval mode, as QAT did before 2026-11-27, gave 10.4 here
+    assert 0 <= first["distill"] < 1e-3 < first["both"]
     with pytest.raises(ValueError, match="needs a teacher"):
         train_rec(models_dir, tiny, tiny, str(tmp_path / "none"), RecTrainConfig(steps=1, label_weight=0.0),
                   progress=False)

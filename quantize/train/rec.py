@@ -200,8 +200,9 @@ def train_rec(init_models: str, train_labels: str, eval_labels: str, out_dir: st
                 loss = loss + losses.dml_loss(outputs[0][0], outputs[1][0]) + losses.feature_distance(
                     outputs[0][1], outputs[1][1])
             if teacher is not None:
-                with paddle.no_grad():
-                    target_logits, target_features, _ = teacher(images, return_features=True)
+                with paddle.no_grad():  # the frozen teacher's logits: in eval mode its forward returns softmax,
+                    target_features = teacher.backbone(images)  # and the softmax of probabilities is nearly flat
+                    target_logits, _ = teacher.head(target_features)
                 for logits, features, _ in outputs:
                     loss = loss + losses.dml_loss(logits, target_logits) + losses.feature_distance(
                         features, target_features)
