@@ -288,8 +288,9 @@ def convert_to_nb(
         if not keep_attrs:
             from ..program import write_program_without
 
-            model_file = os.path.join(work, "inference.pdmodel")
-            write_program_without(inference_files(model_dir)[0], model_file)
+            stripped = os.path.join(work, "inference.pdmodel")
+            write_program_without(model_file, stripped)
+            model_file = stripped
         cmd = [
             find_opt(), f"--model_file={model_file}", f"--param_file={params_file}",
             f"--optimize_out={stem}", f"--valid_targets={target}", "--optimize_out_type=naive_buffer",

@@ -170,7 +170,7 @@ def _labels_digest(labels: str) -> str:
 def _finished(out_dir: str, config, labels: str | None = None) -> dict | None:
     """The best evaluation of a stage an earlier run finished with the same configuration and labels; None
     otherwise (a stage from before labels were recorded is taken on its configuration alone)."""
-    from dataclasses import asdict
+    from dataclasses import MISSING, asdict, fields
 
     try:
         with open(os.path.join(out_dir, "checkpoint.json")) as handle:
@@ -182,8 +182,6 @@ def _finished(out_dir: str, config, labels: str | None = None) -> dict | None:
         with open(recorded) as handle:
             if handle.read().strip() != _labels_digest(labels):
                 return None
-    from dataclasses import MISSING, fields
-
     # an option added since that stage ran counts as its default
     defaults = {f.name: f.default for f in fields(config) if f.default is not MISSING}
     same = {**json.loads(json.dumps(defaults)), **state.get("config", {})} == json.loads(json.dumps(asdict(config)))
@@ -273,14 +271,15 @@ def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, w
         kept = _train(role, models_dir, labels, os.path.join(work, f"qat-{role}"), options, steps, True, plan, weights)
         stages[role]["qat"] = _best(os.path.join(work, f"qat-{role}"))
         lost = (stages[role]["fp32_dev"] - stages[role]["qat"]["best"]) * 100
-        worst = None
+        # where the pruned model fell too far below FP32: the mixed dev split first, then each dev domain (det)
+        falls = [("the mixed dev split", lost)]
         if plan is not None and role == "det" and options.fallback_domains:
             stages[role]["domain_dev"] = det_drops(models_dir, kept, options.fallback_domains, options.threads)
-            worst = max(stages[role]["domain_dev"].items(), key=lambda item: item[1]["points_below_fp32"])
-        if plan is not None and (lost > options.prune_fallback_drop
-                                 or (worst and worst[1]["points_below_fp32"] > options.prune_fallback_drop)):
-            where, below = ("the mixed dev split", lost) if lost > options.prune_fallback_drop else \
-                (f"the {worst[0]} dev domain", worst[1]["points_below_fp32"])
+            falls += sorted(((f"the {name} dev domain", drop["points_below_fp32"])  # the worst one named
+                             for name, drop in stages[role]["domain_dev"].items()), key=lambda fall: -fall[1])
+        fell = next(((where, below) for where, below in falls if below > options.prune_fallback_drop), None)
+        if plan is not None and fell:
+            where, below = fell
             log.warning("%s: pruned and quantized, %s fell %.2f points below FP32 on %s (> %.2f): falling back to "
                         "the unpruned model", role, stages[role]["qat"]["metric"], below, where,
                         options.prune_fallback_drop)
