@@ -14,7 +14,6 @@ import pytest
 
 from edge_ocr.engines.lite import LiteEngine, check_versions
 from edge_ocr.errors import ModelError
-from edge_ocr.rec import ctc_greedy_decode
 from tests.conftest import run_cli, word_crops
 
 
@@ -52,23 +51,36 @@ def test_fp32_arm_bundle_matches_paddle_inference(emulated_runtime, arm_bundle, 
         engine.close()
 
 
+def _sure_margin(probs: np.ndarray) -> np.ndarray:
+    """Per decision (last axis = classes): how much more the reference gave its top class than its runner-up."""
+    top2 = np.sort(probs, axis=-1)[..., -2:]
+    return top2[..., 1] - top2[..., 0]
+
+
 def test_int8_arm_bundle_matches_its_quantized_models(emulated_runtime, int8_arm_bundle, quantized, rec_batch,
                                                      cls_batch, pipeline):
+    """int8 kernels on ARM round differently from the fake-quant simulation, and the simulation itself rounds
+    differently on another x86 vector unit (AVX2 vs AVX-512: one cls crop read 0.648 on ARM, 0.561 in Paddle
+    Inference on an Intel host, 0.6 on AMD). So the contract is verify's: every decision the reference was sure of
+    (margin >= SURE_GAP) is the same on ARM, and no recognized line changes where the reference was sure."""
+    from export.verify import SURE_GAP, compare_lines
+
     for role, batch in (("cls", cls_batch), ("rec", rec_batch)):
         engine = LiteEngine(os.path.join(int8_arm_bundle, f"{role}.nb"), threads=1, runtime="qemu")
         assert engine.info.precision == "int8"
         arm = engine.run(batch)
-        reference = _paddle(os.path.join(quantized, role), batch)
-        assert np.isfinite(arm).all(), role
-        # int8 kernels round differently from the fake-quant simulation, but decide the same classes and texts
-        assert np.abs(arm - reference).mean() < 2e-3, role
-        agree = (arm.argmax(-1) == reference.argmax(-1)).mean()
-        assert agree > 0.97, (role, agree)
-        if role == "rec":
-            charset = pipeline.recognizer.charset
-            texts = [[text for text, _ in ctc_greedy_decode(probs, charset)] for probs in (arm, reference)]
-            assert texts[0] == texts[1]
         engine.close()
+        reference = _paddle(os.path.join(quantized, role), batch)
+        assert arm.shape == reference.shape and np.isfinite(arm).all(), role
+        # outputs are distributions, not noise: a broken kernel fails here long before the decisions
+        np.testing.assert_allclose(arm.sum(-1), 1.0, atol=1e-3, err_msg=role)
+        sure = _sure_margin(reference) >= SURE_GAP
+        assert sure.mean() > 0.5, (role, "too few sure decisions for the test to mean anything")
+        agree = arm.argmax(-1)[sure] == reference.argmax(-1)[sure]
+        assert agree.all(), (role, f"{(~agree).sum()} of {sure.sum()} sure decisions changed")
+        if role == "rec":
+            lines = compare_lines(reference, arm, pipeline.recognizer.charset)
+            assert lines["sure_changes"] == 0, lines
 
 
 def test_emulated_runtime_reports_its_version_and_warns_once(emulated_runtime, arm_bundle, caplog):
