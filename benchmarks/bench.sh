@@ -3,7 +3,7 @@
 # Usage: bash benchmarks/bench.sh [--quick]    (full: the 500 ICDAR2015 test images; quick: 5 images)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARED="${EDGE_OCR_SHARED:-$(cd .. && pwd)/shared}"
+SHARED="$(.venv/bin/python -c "from edge_ocr.evaluation.domains import shared_dir; print(shared_dir())")"  # the one definition
 IMAGES="$SHARED/data/icdar2015/ch4_test_images"
 LIMIT=(); [ "${1:-}" = "--quick" ] && LIMIT=(--limit 5)
 PEER=$(mktemp --suffix=.json)

@@ -8,15 +8,11 @@ import subprocess
 
 from edge_ocr.bench.measure import machine_info
 from edge_ocr.bench.stats import summarize_ms  # noqa: F401  (re-exported for the scripts)
+from edge_ocr.evaluation.domains import shared_dir  # noqa: F401  (the one definition of the data paths)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 PEER_VENVS = os.path.join(REPO, "benchmarks", ".venvs")
-
-
-def shared_dir() -> str:
-    """The models-and-data folder: $EDGE_OCR_SHARED, else ../shared beside the repository."""
-    return os.environ.get("EDGE_OCR_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
 
 
 def machine() -> dict:

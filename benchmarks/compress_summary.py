@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from edge_ocr.atomic import write_text  # noqa: E402
-from edge_ocr.evaluation.domains import DEFAULT_DOMAIN, by_domain  # noqa: E402
+from edge_ocr.evaluation.domains import DEFAULT_DOMAIN, by_domain, shared_dir  # noqa: E402
 
 METRICS = ("det_hmean", "e2e_hmean", "rec_accuracy")
 OFFICIAL_SLIM = "ch_PP-OCRv2_slim_lite_v2.10_arm"
@@ -187,7 +187,7 @@ def plot(rows: list[dict], path: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "results"))
-    parser.add_argument("--shared", default=os.environ.get("EDGE_OCR_SHARED", "../shared"))
+    parser.add_argument("--shared", default=shared_dir())
     args = parser.parse_args()
     if not os.path.isdir(args.results):
         print(f"no results folder {args.results}", file=sys.stderr)

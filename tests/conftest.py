@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
+from edge_ocr.evaluation.domains import shared_dir
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("EDGE_OCR_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
+SHARED = shared_dir()  # the one definition of the data paths (runtime domains, benchmarks, tests)
 
 
 def _require(path: str) -> str:

@@ -2,12 +2,12 @@
 whether it costs accuracy: labelled crops of each domain, the bundle's own ``rec.nb`` on the ARM runtime (natively or
 under qemu) against the quantized model in Paddle Inference (x86), both decoded with the bundle's dictionary.
 
-    python benchmarks/arm_rec_agreement.py NAME=BUNDLE [NAME=BUNDLE ...] [--crops 48] [--out PREFIX]
+    python experiments/arm-rec-agreement/arm_rec_agreement.py NAME=BUNDLE [NAME=BUNDLE ...] [--crops 48] [--out PREFIX]
 
 For every line whose text changes it records the simulation's decision margin: the smallest gap between the top two
 class probabilities over the frames where the two decodings differ. Integer arithmetic on another CPU flips int8
 roundings, and each flip moves later layers by a quantum; a line read with a small margin may change, a line read
-with a large margin should not. Writes PREFIX.{json,md} (default benchmarks/results/arm-rec-agreement).
+with a large margin should not. Writes PREFIX.{json,md} (default experiments/arm-rec-agreement/arm-rec-agreement).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from edge_ocr.atomic import write_json, write_text  # noqa: E402
 from edge_ocr.bundle import load_bundle  # noqa: E402
@@ -77,7 +77,7 @@ def main() -> int:
     parser.add_argument("bundles", nargs="+", metavar="NAME=BUNDLE")
     parser.add_argument("--domains", nargs="+", default=["icdar2015", "zh_synth"])
     parser.add_argument("--crops", type=int, default=48, help="first N labelled crops of each domain")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "arm-rec-agreement"))
     args = parser.parse_args()
     engine = "lite" if runtime_target() == "arm" else "lite-qemu"
@@ -85,7 +85,7 @@ def main() -> int:
     for item in args.bundles:
         name, _, bundle = item.partition("=")
         rows[name] = measure(bundle, args.domains, args.crops, engine)
-    report = {"command": "python benchmarks/arm_rec_agreement.py " + " ".join(sys.argv[1:]),
+    report = {"command": "python experiments/arm-rec-agreement/arm_rec_agreement.py " + " ".join(sys.argv[1:]),
               "arm_runtime": engine + (" (emulated: qemu-aarch64, Raspberry Pi 4 cpuinfo, 1 thread)"
                                        if engine == "lite-qemu" else ""), "bundles": rows}
     write_json(args.out + ".json", report)

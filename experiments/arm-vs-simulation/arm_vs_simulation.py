@@ -1,10 +1,11 @@
 """Each bundle's own ARM .nb files (Paddle Lite's aarch64 library, natively on ARM or under qemu here) against the
 quantized inference models they were exported from (Paddle Inference, x86), image by image: the texts each reads.
 
-    python benchmarks/arm_vs_simulation.py NAME=BUNDLE [NAME=BUNDLE ...] [--images IMG ...] [--out PREFIX]
+    python experiments/arm-vs-simulation/arm_vs_simulation.py NAME=BUNDLE [NAME=BUNDLE ...] [--images IMG ...]
+        [--out PREFIX]
 
 A compress bundle's quantized models are found in BUNDLE-artifacts/quantized. Writes PREFIX.{json,md}
-(default benchmarks/results/arm-vs-simulation).
+(default experiments/arm-vs-simulation/arm-vs-simulation).
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from edge_ocr import OCRPipeline  # noqa: E402
 from edge_ocr.atomic import write_json, write_text  # noqa: E402
 from edge_ocr.engines.lite import runtime_target  # noqa: E402
+from edge_ocr.evaluation.domains import shared_dir  # noqa: E402
 
-SHARED = os.environ.get("EDGE_OCR_SHARED", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                         "..", "shared"))
+SHARED = shared_dir()
 
 
 def main() -> int:
@@ -28,7 +29,7 @@ def main() -> int:
     parser.add_argument("bundles", nargs="+", metavar="NAME=BUNDLE")
     parser.add_argument("--images", nargs="+",
                         default=[os.path.join(SHARED, "data", "icdar2015", "ch4_test_images", "img_11.jpg")])
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "arm-vs-simulation"))
     args = parser.parse_args()
     engine = "lite" if runtime_target() == "arm" else "lite-qemu"
@@ -44,7 +45,7 @@ def main() -> int:
             rows.append({"bundle": name, "image": os.path.basename(image), **texts,
                          "same": texts["arm"] == texts["simulated"]})
             print(rows[-1], flush=True)
-    report = {"command": "python benchmarks/arm_vs_simulation.py " + " ".join(sys.argv[1:]),
+    report = {"command": "python experiments/arm-vs-simulation/arm_vs_simulation.py " + " ".join(sys.argv[1:]),
               "arm_runtime": engine + (" (emulated: qemu-aarch64, Raspberry Pi 4 cpuinfo, 1 thread)"
                                        if engine == "lite-qemu" else ""), "rows": rows}
     write_json(args.out + ".json", report)

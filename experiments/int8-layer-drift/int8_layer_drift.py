@@ -3,10 +3,10 @@ layer (at the input of each activation quantizer, the LSTM output and the final 
 and run on Paddle Lite's ARM runtime (natively, or under qemu), and compared with Paddle Inference's value of the same
 tensor on the same crops.
 
-    python benchmarks/int8_layer_drift.py NAME=QUANTIZED_REC_DIR [NAME=...] [--crops 4] [--out PREFIX]
+    python experiments/int8-layer-drift/int8_layer_drift.py NAME=QUANTIZED_REC_DIR [NAME=...] [--crops 4] [--out PREFIX]
 
 A conversion error shows as a jump at one layer; int8 rounding that another CPU flips shows as a difference that
-grows steadily along the chain. Writes PREFIX.{json,md} (default benchmarks/results/int8-layer-drift).
+grows steadily along the chain. Writes PREFIX.{json,md} (default experiments/int8-layer-drift/int8-layer-drift).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from edge_ocr.atomic import write_json, write_text  # noqa: E402
+from edge_ocr.evaluation.domains import shared_dir  # noqa: E402
 
-SHARED = os.environ.get("EDGE_OCR_SHARED", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                         "..", "shared"))
+SHARED = shared_dir()
 QUANTIZERS = ("fake_quantize_dequantize_moving_average_abs_max", "fake_quantize_range_abs_max",
               "fake_quantize_moving_average_abs_max", "quantize_linear")
 
@@ -65,7 +65,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", metavar="NAME=QUANTIZED_REC_DIR")
     parser.add_argument("--crops", type=int, default=4, help="the first N IC15 test word crops")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "int8-layer-drift"))
     args = parser.parse_args()
     import cv2
@@ -80,7 +80,8 @@ def main() -> int:
         for item in args.models:
             name, _, model_dir = item.partition("=")
             results[name] = drift(model_dir, batch, os.path.join(work, name))
-    report = {"command": "python benchmarks/int8_layer_drift.py " + " ".join(sys.argv[1:]), "crops": args.crops,
+    report = {"command": "python experiments/int8-layer-drift/int8_layer_drift.py " + " ".join(sys.argv[1:]),
+              "crops": args.crops,
               "arm_runtime": "Paddle Lite's aarch64 library (under qemu-aarch64 on x86: emulated, 1 thread)",
               "models": results}
     write_json(args.out + ".json", report)

@@ -1,9 +1,9 @@
 """Paddle's CPU ``F.log_softmax`` against ``quantize.train.losses.log_softmax`` over the recognizer's classes:
 forward and backward wall time on one N × T × classes batch, best of ``--repeats``.
 
-    python benchmarks/log_softmax_speed.py [--shape 64 80 6625] [--repeats 3]
+    python experiments/log-softmax-speed/log_softmax_speed.py [--shape 64 80 6625] [--repeats 3]
 
-Writes benchmarks/results/log-softmax-speed.{json,md}.
+Writes experiments/log-softmax-speed/log-softmax-speed.{json,md}.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from edge_ocr.atomic import write_json, write_text  # noqa: E402
 
@@ -37,7 +37,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", nargs=3, type=int, default=[64, 80, 6625])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "log-softmax-speed"))
     args = parser.parse_args()
     import paddle
@@ -55,7 +55,8 @@ def main() -> int:
         rows[name] = {"forward_s": round(forward, 4), "backward_s": round(backward, 4)}
         print(name, rows[name], flush=True)
     info = machine_info()
-    report = {"command": "python benchmarks/log_softmax_speed.py " + " ".join(sys.argv[1:]), "shape": args.shape,
+    report = {"command": "python experiments/log-softmax-speed/log_softmax_speed.py " + " ".join(sys.argv[1:]),
+              "shape": args.shape,
               "machine": f"{info['cpu']}, {info['cores']} cores", "paddle": paddle.__version__, "rows": rows}
     write_json(args.out + ".json", report)
     lines = ["# log_softmax on CPU over the recognizer's classes", "", f"`{report['command']}`", "",

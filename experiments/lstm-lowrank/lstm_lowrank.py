@@ -1,14 +1,14 @@
 """The recognizer's first LSTM input projection factored through a rank-r Linear (``factor_lstm_input``): what each
 rank costs before any training, and how many bytes it moves from the FP32 ``rnn`` op to an int8-able Linear.
 
-    python benchmarks/lstm_lowrank.py [--ranks 512 256 192 128 96 64] [--crops 300] [--labels REC_LABELS ...]
-        [--moment-labels TRAIN_LABELS ...] [--moment-crops 400]
+    python experiments/lstm-lowrank/lstm_lowrank.py [--ranks 512 256 192 128 96 64] [--crops 300]
+        [--labels REC_LABELS ...] [--moment-labels TRAIN_LABELS ...] [--moment-crops 400]
 
 Two truncations: plain SVD of the weights, and (with ``--moment-labels``) the one that minimises the gate
 pre-activations' error on the features the LSTM really sees, from the first ``--moment-crops`` crops of each train
 label file (before the evaluated tail). Accuracy: exact word accuracy of the dygraph network on each label file's
 last ``--crops`` lines (a train split's tail or a dev set, never a test set), against the unfactored network on the
-same crops. Writes benchmarks/results/lstm-lowrank.{json,md}.
+same crops. Writes experiments/lstm-lowrank/lstm-lowrank.{json,md}.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ import time
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from edge_ocr.atomic import write_json, write_text  # noqa: E402
 from edge_ocr.config import RecParams  # noqa: E402
+from edge_ocr.evaluation.domains import shared_dir  # noqa: E402
 from edge_ocr.evaluation.labels import read_rec_labels  # noqa: E402
 from edge_ocr.rec import TextRecognizer  # noqa: E402
 
-SHARED = os.environ.get("EDGE_OCR_SHARED", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                         "..", "shared"))
+SHARED = shared_dir()
 HIDDEN4 = 256  # 4 gates × 64
 
 
@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--distill-steps", type=int, default=0,
                         help="also distill each whitened factoring's head from the official recognizer on the "
                              "--moment-labels crops for this many steps (quantize.train.lstm_distill.distill_head)")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "lstm-lowrank"))
     args = parser.parse_args()
 
@@ -108,7 +108,8 @@ def main() -> int:
                "seconds": round(time.perf_counter() - start, 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    report = {"command": "python benchmarks/lstm_lowrank.py " + " ".join(sys.argv[1:]), "crops": args.crops,
+    report = {"command": "python experiments/lstm-lowrank/lstm_lowrank.py " + " ".join(sys.argv[1:]),
+              "crops": args.crops,
               "labels": args.labels, "moment_labels": args.moment_labels, "moment_crops": args.moment_crops,
               "distill_steps": args.distill_steps,
               "rows": rows, "note": "dygraph FP32; svd / whitened: the error of the truncation alone"}

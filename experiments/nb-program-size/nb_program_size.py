@@ -2,10 +2,10 @@
 models exported three ways (opt's program as it is; without the attributes Paddle Lite never reads; that program
 compacted, the default), each model run on the ARM runtime on the same inputs and compared bit for bit.
 
-    python benchmarks/nb_program_size.py QUANTIZED_DIR [--weight-only rec] [--bits 16] [--name NAME]
+    python experiments/nb-program-size/nb_program_size.py QUANTIZED_DIR [--weight-only rec] [--bits 16] [--name NAME]
 
 QUANTIZED_DIR: compress's ``RUN-artifacts/quantized-weights-int16`` (or ``quantized``); ``--weight-only``: the roles
-compress packs (the recognizer's FP32 stem). Writes benchmarks/results/nb-program-size[-NAME].{json,md}.
+compress packs (the recognizer's FP32 stem). Writes experiments/nb-program-size/nb-program-size[-NAME].{json,md}.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from benchmarks.common import machine, shared_dir  # noqa: E402
 from edge_ocr.atomic import write_json, write_text  # noqa: E402
@@ -81,9 +81,10 @@ def main() -> int:
     args = parser.parse_args()
     start = time.time()
     result = measure(args.quantized, tuple(args.weight_only), args.bits, shared_dir())
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        "nb-program-size" + (f"-{args.name}" if args.name else ""))
-    report = {"command": " ".join(["python", "benchmarks/nb_program_size.py", *sys.argv[1:]]), "machine": machine(),
+    report = {"command": " ".join(["python", "experiments/nb-program-size/nb_program_size.py", *sys.argv[1:]]),
+              "machine": machine(),
               "runtime": "Paddle Lite's aarch64 library (../shared/arm), emulated under qemu-aarch64 unless on ARM",
               "seconds": round(time.time() - start, 1), "quantized": args.quantized, **result}
     write_json(out + ".json", report)

@@ -1,9 +1,10 @@
 """Why the PTQ recipe keeps the recognizer's stem in FP32: rec accuracy when the first K layers stay FP32.
 
-    python benchmarks/rec_ptq_stem.py [--dev 80] [--calib 48] [--algo abs_max]
+    python experiments/rec-ptq-stem/rec_ptq_stem.py [--dev 80] [--calib 48] [--algo abs_max]
 
 Dev crops are the last ``--dev`` of the IC15 word *train* labels, calibration the first ``--calib``; the quantized
-models run through Paddle Inference's fake-quant ops (simulated int8). Writes benchmarks/results/rec-ptq-stem.json.
+models run through Paddle Inference's fake-quant ops (simulated int8). Writes
+experiments/rec-ptq-stem/rec-ptq-stem.json.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from benchmarks.common import RESULTS, machine, shared_dir, write_json  # noqa: E402
+from benchmarks.common import machine, shared_dir, write_json  # noqa: E402
 
 
 def main() -> None:
@@ -50,8 +51,8 @@ def main() -> None:
                          "rec_accuracy": accuracy, "drop_points": round((fp32 - accuracy) * 100, 2),
                          "arm_rec_nb_bytes": os.path.getsize(nb)})
             print(rows[-1], flush=True)
-    write_json(os.path.join(RESULTS, "rec-ptq-stem.json"),
-               {"command": "python benchmarks/rec_ptq_stem.py", "machine": machine(), "algo": args.algo,
+    write_json(os.path.join(os.path.dirname(os.path.abspath(__file__)), "rec-ptq-stem.json"),
+               {"command": "python experiments/rec-ptq-stem/rec_ptq_stem.py", "machine": machine(), "algo": args.algo,
                 "dev_crops": args.dev, "calibration_crops": args.calib, "fp32_rec_accuracy": fp32, "rows": rows})
 
 

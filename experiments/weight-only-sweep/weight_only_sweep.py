@@ -2,8 +2,8 @@
 first, or only the first of its FP32 conv/matmul weights put on the int8 (or int16) grid that opt's weight-only
 pass stores (``export.weight_only``), on IC15 test crops and zh_synth dev lines, through Paddle Inference.
 
-    python benchmarks/weight_only_sweep.py RUN-artifacts/quantized [--variants none int8 int16 ...] \
-        [--out benchmarks/results/weight-only-sweep]
+    python experiments/weight-only-sweep/weight_only_sweep.py RUN-artifacts/quantized [--variants none int8 int16 ...] \
+        [--out experiments/weight-only-sweep/weight-only-sweep]
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from edge_ocr.atomic import write_text  # noqa: E402
+from edge_ocr.evaluation.domains import shared_dir  # noqa: E402
 from edge_ocr.models import resolve_models  # noqa: E402
 from export.weight_only import fp32_weights, snap_fp32_weights  # noqa: E402
 
@@ -47,10 +48,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("quantized", help="a compress run's quantized models (RUN-artifacts/quantized)")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
-    parser.add_argument("--rec-labels", default=os.path.join(os.environ.get("EDGE_OCR_SHARED", "../shared"),
+    parser.add_argument("--rec-labels", default=os.path.join(shared_dir(),
                                                              "data", "ic15_rec", "rec_gt_test.txt"))
     parser.add_argument("--zh-labels", default=os.path.join(ROOT, "data", "synth", "rec_dev.txt"))
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "weight-only-sweep"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "experiments", "weight-only-sweep", "weight-only-sweep"))
     args = parser.parse_args()
     axes = fp32_weights(resolve_models(args.quantized).rec)
     names = list(axes)
@@ -68,7 +69,7 @@ def main() -> int:
             accuracy = {name: part["rec"]["accuracy"] for name, part in domains.items()}
             rows.append({"variant": variant, "bits": bits, "weights": chosen, "accuracy": accuracy})
             print(variant, accuracy, flush=True)
-    command = "python benchmarks/weight_only_sweep.py " + " ".join(sys.argv[1:])
+    command = "python experiments/weight-only-sweep/weight_only_sweep.py " + " ".join(sys.argv[1:])
     write_text(args.out + ".json", json.dumps({"command": command, "quantized": args.quantized, "rows": rows},
                                               indent=1))
     domains = list(rows[0]["accuracy"])
