@@ -43,7 +43,7 @@ RUNTIMES = ("auto", "native", "qemu", "x86-twin")
 # A rec line change counts as "sure" when, on a frame where the two readings differ, the reference gave its own class
 # at least this much more probability than the class the bundle chose. int8 arithmetic on another CPU rounds a few
 # activations the other way, each flip moves later layers by a quantum, and lines the reference read with a small
-# margin may change (benchmarks/results/arm-rec-agreement.md: ARM and simulation read 5-6% of labelled lines
+# margin may change (experiments/arm-rec-agreement/arm-rec-agreement.md: ARM and simulation read 5-6% of labelled lines
 # differently, PTQ and QAT alike, at equal accuracy); a line the reference was sure of should not.
 SURE_GAP = 0.5
 
