@@ -122,6 +122,18 @@ def word_crops(shared: str, count: int) -> list:
     return [cv2.imread(os.path.join(folder, f"word_{i}.png")) for i in range(1, count + 1)]
 
 
+def sure_decisions_changed(reference, candidate, gap: float = 0.5) -> tuple[int, int]:
+    """Decisions (argmax over the last axis) the reference was sure of (top class ahead of the runner-up by at
+    least ``gap``), and how many of them ``candidate`` decides differently. int8 results are compared this way
+    across runtimes: roundings differ between ARM, AVX2 and AVX-512 hosts, sure decisions must not."""
+    import numpy as np
+
+    top2 = np.sort(reference, axis=-1)[..., -2:]
+    sure = (top2[..., 1] - top2[..., 0]) >= gap
+    changed = (reference.argmax(-1) != candidate.argmax(-1)) & sure
+    return int(sure.sum()), int(changed.sum())
+
+
 def run_as_nb(model_dir: str, batch, target: str, work: str):
     """Convert an inference model with opt for ``target`` and run the ``.nb`` on ``batch``: on the x86 wheel, or
     on Paddle Lite's aarch64 library under qemu. Returns (the .nb's output, Paddle Inference's on the same model)."""

@@ -33,9 +33,39 @@ def test_lite_engine_from_inference_models_matches(models_dir, img11, pipeline, 
         assert np.abs(np.array(a.box) - np.array(b.box)).max() <= 2
 
 
-def test_bundle_pipeline_reads_params_from_manifest(x86_bundle, img11):
+def _bundle_with(x86_bundle: str, dest: str, **changes) -> str:
+    """A copy of the bundle whose manifest sets ``section__field=value`` parameters (the files' sha256 still hold)."""
+    import shutil
+
+    shutil.copytree(x86_bundle, dest)
+    manifest_path = os.path.join(dest, "manifest.json")
+    manifest = json.load(open(manifest_path, encoding="utf-8"))
+    for key, value in changes.items():
+        section, name = key.split("__")
+        manifest["params"][section][name] = value
+    with open(manifest_path, "w", encoding="utf-8") as handle:
+        json.dump(manifest, handle)
+    return dest
+
+
+def test_bundle_pipeline_reads_params_from_manifest(x86_bundle, img11, tmp_path):
+    """The manifest's defaults read img_11; non-default values in it must change what the pipeline does (a
+    pipeline that ignored the manifest would read the same three lines every time)."""
     bundle_pipeline = OCRPipeline.from_bundle(x86_bundle)
     assert [line.text for line in bundle_pipeline.ocr_file(img11).lines] == EXPECTED_IMG11
+    assert bundle_pipeline.params.det.limit_side_len == 960
+
+    picky = OCRPipeline.from_bundle(_bundle_with(x86_bundle, str(tmp_path / "picky"), rec__drop_score=0.999))
+    assert picky.params.rec.drop_score == 0.999
+    assert len(picky.ocr_file(img11).lines) < len(EXPECTED_IMG11)  # lines read below 0.999 are dropped
+
+    tiny = OCRPipeline.from_bundle(_bundle_with(x86_bundle, str(tmp_path / "tiny"), det__limit_side_len=64,
+                                                det__limit_type="max"))
+    assert tiny.params.det.limit_side_len == 64
+    assert [line.text for line in tiny.ocr_file(img11).lines] != EXPECTED_IMG11  # a 64 px det input finds no words
+
+    strict = OCRPipeline.from_bundle(_bundle_with(x86_bundle, str(tmp_path / "strict"), det__box_thresh=0.99))
+    assert len(strict.detect(cv2.imread(img11))[0]) < len(bundle_pipeline.detect(cv2.imread(img11))[0])
 
 
 def test_detection_is_before_drop_score(pipeline, img11):

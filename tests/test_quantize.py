@@ -11,7 +11,7 @@ from edge_ocr.bundle import load_bundle, write_manifest
 from edge_ocr.engines.lite import inspect_nb
 from edge_ocr.errors import EdgeOCRError
 from edge_ocr.models import sha256_file
-from tests.conftest import run_cli
+from tests.conftest import run_cli, sure_decisions_changed
 
 
 def test_calibration_is_preprocessed_like_inference(det_train, rec_train):
@@ -183,14 +183,19 @@ def test_weight_only_int16_snaps_fp32_weights_and_the_arm_nb_computes_with_them(
     plain = convert_to_nb(rec, str(tmp_path / "plain.nb"), target="arm")
     packed = convert_to_nb(rec, str(tmp_path / "wq.nb"), target="arm", weight_only=True, weight_bits=16)
     assert os.path.getsize(packed) < os.path.getsize(plain) - 1.5 * done["rec"]["weights"]
-    engine = LiteEngine(packed, threads=1, runtime="qemu")
-    try:
-        on_arm = engine.run(batch)
-    finally:
-        engine.close()
+    outputs = {}
+    for name, nb in (("packed", packed), ("plain", plain)):
+        engine = LiteEngine(nb, threads=1, runtime="qemu")
+        try:
+            outputs[name] = engine.run(batch)
+        finally:
+            engine.close()
+    # on one runtime, the int16-packed weights restored at load compute what the snapped FP32 weights compute
+    assert np.abs(outputs["packed"] - outputs["plain"]).max() < 1e-5
+    # against the fake-quant simulation on x86 (int8 layers after the stem: roundings differ by CPU), sure decisions
     simulated = PaddleInferenceEngine(rec, threads=1).run(batch)
-    assert np.abs(on_arm - simulated).mean() < 1e-4
-    assert (on_arm.argmax(-1) == simulated.argmax(-1)).mean() > 0.97
+    sure, changed = sure_decisions_changed(simulated, outputs["packed"])
+    assert sure > 0.5 * simulated[..., 0].size and changed == 0, (sure, changed)
 
 
 def test_fp32_classifier_with_int8_weights_matches_its_snapped_model_on_arm(models_dir, shared, tmp_path,

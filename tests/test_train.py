@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from quantize.train.rec import RecTrainConfig, train_rec
-from tests.conftest import label_subset, run_as_nb, word_crops
+from tests.conftest import label_subset, run_as_nb, sure_decisions_changed, word_crops
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,9 @@ def test_rec_qat_steps_and_an_export_arm_runs(models_dir, tiny, tmp_path, pipeli
     _, batch = next(iter(pipeline.recognizer.batches(word_crops(shared, 2))))
     arm, program = run_as_nb(final, batch, "arm", str(tmp_path))
     assert arm.shape == program.shape and np.isfinite(arm).all()
-    assert (arm.argmax(-1) == program.argmax(-1)).mean() > 0.95
+    sure, changed = sure_decisions_changed(program, arm)  # int8 roundings differ by CPU; sure frames must not
+    assert sure > 0.5 * program[..., 0].size and changed == 0, (sure, changed)
+    full_program = program
     # a charset bundle of a QAT recognizer: the weight quant-dequant op's per-channel scales are sliced with the
     # weights (opt refuses 6625 scales for 11 channels)
     from export.charset import slice_recognizer
@@ -149,9 +151,12 @@ def test_rec_qat_steps_and_an_export_arm_runs(models_dir, tiny, tmp_path, pipeli
     assert any(entry.endswith(".scale_0[axis 0]") for entry in sliced["sliced"])
     arm, program = run_as_nb(str(tmp_path / "sliced"), batch, "arm", str(tmp_path / "sliced-nb"))
     assert arm.shape[-1] == program.shape[-1] == 11 and np.isfinite(arm).all()
+    # the sliced network computes the full one's logits for the kept classes (same runtime, so tight)
+    kept = full_program[..., :11]
+    np.testing.assert_allclose(kept / kept.sum(-1, keepdims=True), program, atol=1e-3)
 
 
-def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_path, emulated_runtime):
+def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_path, emulated_runtime, shared):
     """Exporting a QAT detector after training steps and evaluations (best checkpoints) once broke in Paddle's
     SOT translator; the exported model keeps a dynamic input and its fake-quant ops."""
     from edge_ocr.program import input_spec
@@ -164,9 +169,21 @@ def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_pa
     final = os.path.join(out, "final")
     assert input_spec(final)["shape"] == [-1, 3, -1, -1]
     assert any("quantize" in op for op in op_counts(final))
-    x = np.random.default_rng(0).uniform(-2, 2, (1, 3, 128, 160)).astype("float32")
+    # a real photo, as the detector preprocesses it (random noise gives a map of zeros that any kernel matches)
+    import cv2
+
+    from edge_ocr.config import DetParams
+    from edge_ocr.det import preprocess_det
+
+    image = cv2.imread(os.path.join(shared, "data", "icdar2015", "ch4_test_images", "img_11.jpg"))
+    x = preprocess_det(image, DetParams(limit_side_len=320))
     arm, program = run_as_nb(final, x, "arm", str(tmp_path))  # int8 det on the ARM runtime, emulated
-    assert arm.shape == program.shape and np.isfinite(arm).all() and np.abs(arm - program).mean() < 0.01
+    assert arm.shape == program.shape and np.isfinite(arm).all()
+    # the text/background decision at the threshold, where the reference is sure of it (int8 roundings differ by
+    # CPU, so pixels near 0.3 may flip)
+    sure = np.abs(program - 0.3) >= 0.2
+    assert (program[sure] > 0.3).any() and sure.mean() > 0.5
+    assert ((arm[sure] > 0.3) == (program[sure] > 0.3)).all()
 
 
 def test_cls_training_steps_export_and_resume(models_dir, tiny, tmp_path):
