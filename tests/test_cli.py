@@ -77,10 +77,31 @@ def test_bad_option_values_exit_nonzero(img11):
     assert proc.returncode == 2 and "must be at least 1" in proc.stderr
 
 
+def _texts(img: str, models_dir: str, out, *flags: str) -> list[str]:
+    proc = run_cli("predict", img, "--models", models_dir, "--json", str(out), *flags)
+    assert proc.returncode == 0, proc.stderr
+    return [line["text"] for line in json.loads(out.read_text())[0]["lines"]]
+
+
+def test_threshold_flags_reach_the_pipeline(img11, models_dir, tmp_path):
+    """Each flag changes what is read (img_11's lines score 0.947, 0.964 and 0.997; a flag that were ignored would
+    read all three)."""
+    out = tmp_path / "out.json"
+    assert _texts(img11, models_dir, out, "--drop-score", "0.99") == ["VEHICLES"]
+    assert len(_texts(img11, models_dir, out, "--det-limit-side-len", "64")) < 3
+    assert _texts(img11, models_dir, out, "--det-box-thresh", "0.99") == []
+    boxes = {}
+    for ratio in ("1.5", "3.0"):
+        run_cli("predict", img11, "--models", models_dir, "--json", str(out), "--det-unclip-ratio", ratio)
+        line = json.loads(out.read_text())[0]["lines"][0]
+        boxes[ratio] = cv2.contourArea(np.array(line["box"], np.float32))
+    assert boxes["3.0"] > 1.5 * boxes["1.5"]
+
+
 def test_model_folder_missing_a_file(models_dir, tmp_path, img11):
     folder = copy_models(models_dir, str(tmp_path / "m"))
     os.remove(os.path.join(folder, "ch_PP-OCRv2_rec_infer", "inference.pdmodel"))
-    assert "rec" in _one_line_error(run_cli("predict", img11, "--models", folder))
+    assert "no rec model folder with inference.pdmodel" in _one_line_error(run_cli("predict", img11, "--models", folder))
 
 
 def test_wrong_dictionary(models_dir, tmp_path, img11):
