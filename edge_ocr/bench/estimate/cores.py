@@ -1,0 +1,90 @@
+"""Target cores of ``edge-ocr bench --estimate``: how each is emulated (cpuinfo, caches) and costed (llvm-mca model).
+
+Each core names the board whose published Paddle Lite latencies validate it, the one memory constant fitted there
+(``bandwidth_gbs``: bytes moved per layer / this = the memory term, fitted on MobileNetV1 FP32 alone by
+``benchmarks/estimate_validation.py``) and the validation error that the report prints beside every figure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ...errors import EdgeOCRError
+
+
+@dataclass(frozen=True)
+class Core:
+    name: str
+    mca_cpu: str  # llvm-mca -mcpu
+    mca_note: str  # which scheduling model that is
+    part: int  # /proc/cpuinfo "CPU part" (implementer 0x41, ARM)
+    variant: int
+    features: str  # /proc/cpuinfo "Features": asimddp selects Paddle Lite's sdot int8 kernels
+    caches_kb: tuple[int, ...]  # per-core data/unified caches, L1d first, as /sys shows them to Paddle Lite
+    default_ghz: float
+    board: str  # the board whose published latencies validate this core
+    bandwidth_gbs: float | None  # fitted memory constant (None: not validated, borrowed from `borrow`)
+    borrow: str | None = None
+    validation: str = ""  # one line: max |error| over the validation set, or why there is none
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+
+BASE_FEATURES = "fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid"
+V82_FEATURES = BASE_FEATURES + " atomics fphp asimdhp asimdrdm lrcpc dcpop asimddp"
+
+CORES = {
+    "cortex-a72": Core(
+        name="cortex-a72", mca_cpu="cortex-a72", mca_note="LLVM's cortex-a72 = its Cortex-A57 scheduling model",
+        part=0xD08, variant=0, features=BASE_FEATURES, caches_kb=(32, 1024), default_ghz=1.5,
+        board="RK3399 (A72 @1.8 GHz)", bandwidth_gbs=None, aliases=("a72", "pi4")),
+    "cortex-a76": Core(
+        name="cortex-a76", mca_cpu="neoverse-n1", mca_note="LLVM's Neoverse-N1 model (the A76's server twin; LLVM's "
+        "cortex-a76 is still the A57 model)", part=0xD0B, variant=1, features=V82_FEATURES,
+        caches_kb=(64, 512, 2048), default_ghz=2.84, board="Snapdragon 855 (A76 @2.84 GHz)", bandwidth_gbs=None,
+        aliases=("a76", "sd855")),
+    "cortex-a55": Core(
+        name="cortex-a55", mca_cpu="cortex-a55", mca_note="LLVM's Cortex-A55 model (in order)", part=0xD05,
+        variant=1, features=V82_FEATURES, caches_kb=(32, 128, 2048), default_ghz=1.8, board="none",
+        bandwidth_gbs=None, borrow="cortex-a76", validation="not validated: no published A55 latencies; memory "
+        "constant borrowed from the A76 (same SoC)", aliases=("a55",)),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    core: Core
+    ghz: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.core.name}@{self.ghz:g}"
+
+
+def parse_target(text: str) -> Target:
+    """``cortex-a72@1.5`` (GHz; default the core's usual clock) -> Target."""
+    match = re.fullmatch(r"([a-z0-9-]+)(?:@([0-9.]+))?", text.strip().lower())
+    if not match:
+        raise EdgeOCRError(f"bad --estimate target '{text}': want CORE[@GHZ], e.g. cortex-a72@1.5")
+    name, ghz = match.group(1), match.group(2)
+    core = CORES.get(name) or next((c for c in CORES.values() if name in c.aliases), None)
+    if core is None:
+        raise EdgeOCRError(f"unknown core '{name}' in --estimate: known {', '.join(CORES)}")
+    try:
+        value = float(ghz) if ghz else core.default_ghz
+    except ValueError:
+        raise EdgeOCRError(f"bad clock in --estimate '{text}'") from None
+    if not 0.1 <= value <= 6.0:
+        raise EdgeOCRError(f"clock {value} GHz in --estimate '{text}' is out of range (0.1 to 6)")
+    return Target(core, value)
+
+
+def cpuinfo_text(core: Core, processors: int = 2) -> str:
+    """A /proc/cpuinfo for the core. The Hardware line names no known SoC, so Paddle Lite takes the architecture
+    from the part number and the caches from /sys (both faked by the prefix) instead of its own SoC table."""
+    parts = []
+    for cpu in range(processors):
+        parts.append(f"processor\t: {cpu}\nBogoMIPS\t: 38.40\nFeatures\t: {core.features}\nCPU implementer\t: 0x41\n"
+                     f"CPU architecture: 8\nCPU variant\t: {core.variant:#x}\nCPU part\t: {core.part:#x}\n"
+                     "CPU revision\t: 0\n")
+    return "\n".join(parts) + f"\nHardware\t: edge-ocr estimate {core.name}\n"
