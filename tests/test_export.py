@@ -13,6 +13,17 @@ from edge_ocr.errors import EdgeOCRError
 from tests.conftest import run_cli
 
 
+def test_export_writes_the_params_it_is_given(models_dir, tmp_path):
+    """Non-default parameters travel in the manifest and come back (defaults alone would pass if ignored)."""
+    from export.bundle import export_bundle
+
+    params = PipelineParams()
+    params.det.box_thresh, params.det.limit_side_len, params.rec.drop_score = 0.55, 736, 0.3
+    params.cls.thresh, params.crop.rotate_ratio, params.use_cls = 0.8, 2.0, False
+    out = export_bundle(models_dir, str(tmp_path / "b"), target="x86", params=params, include_cls=False)
+    assert load_bundle(out).params == params != PipelineParams()
+
+
 def test_manifest_round_trip(x86_bundle, models_dir):
     bundle = load_bundle(x86_bundle)
     m = bundle.manifest
@@ -55,7 +66,8 @@ def test_export_refuses_to_overwrite_a_non_bundle(models_dir, tmp_path):
 
 def test_export_bad_model_folder(tmp_path):
     proc = run_cli("export", "--models", str(tmp_path), "--target", "x86", "--out", str(tmp_path / "o"))
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "det" in proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "no det model folder with inference.pdmodel and inference.pdiparams" in proc.stderr
     assert not (tmp_path / "o").exists()
 
 

@@ -105,7 +105,7 @@ def test_resolve_models_errors(models_dir, tmp_path):
         resolve_models(str(tmp_path / "none"))
     broken = copy_models(models_dir, str(tmp_path / "m"))
     os.remove(os.path.join(broken, "ch_PP-OCRv2_det_infer", "inference.pdiparams"))
-    with pytest.raises(ModelError, match="det"):
+    with pytest.raises(ModelError, match="ch_PP-OCRv2_det_infer has no inference.pdiparams"):
         resolve_models(broken)
 
 

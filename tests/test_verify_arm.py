@@ -113,7 +113,8 @@ def test_a_manifest_naming_a_file_outside_the_bundle_is_refused(int8_arm_bundle,
     manifest["models"]["rec"]["file"] = "../rec.nb"
     write_manifest(str(bundle), manifest)
     proc = run_cli("verify", str(bundle), "--against", models_dir, "--quantized", quantized, "--samples", img11)
-    assert "rec" in _one_line(proc)
+    line = _one_line(proc)
+    assert "rec" in line and "inside the bundle" in line and "../rec.nb" in line
 
 
 def test_a_bundle_built_for_x86_posing_as_arm_is_refused(emulated_runtime, arm_bundle, x86_bundle, models_dir,
