@@ -101,7 +101,8 @@ def test_threshold_flags_reach_the_pipeline(img11, models_dir, tmp_path):
 def test_model_folder_missing_a_file(models_dir, tmp_path, img11):
     folder = copy_models(models_dir, str(tmp_path / "m"))
     os.remove(os.path.join(folder, "ch_PP-OCRv2_rec_infer", "inference.pdmodel"))
-    assert "no rec model folder with inference.pdmodel" in _one_line_error(run_cli("predict", img11, "--models", folder))
+    line = _one_line_error(run_cli("predict", img11, "--models", folder))
+    assert "no rec model folder with inference.pdmodel" in line
 
 
 def test_wrong_dictionary(models_dir, tmp_path, img11):
