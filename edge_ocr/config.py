@@ -7,13 +7,20 @@ The defaults are PaddleOCR 2.8.1's for ``ocr_version="PP-OCRv2"``. A bundle's ``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .schema_check import check
+
 # The largest image the memory bound covers (README, "Bad input"): a manifest may lower it, never raise it.
 MAX_IMAGE_PIXELS = 64_000_000
 MAX_DET_SIDE = 4096  # the det input's longest side, whatever the limit type
+# The det input's area, whatever the limit type and the image's shape (det.py and the C++ core scale it down to fit):
+# the detector's working memory grows with it (Paddle Lite x86, FP32: about 410 bytes per input pixel, so 1 GB here).
+MAX_DET_PIXELS = 1536 * 1536
+MAX_DET_SIDE_LEN = math.isqrt(MAX_DET_PIXELS)  # the largest limit_side_len: a square image's det input fits
 
 
 @dataclass
@@ -70,95 +77,67 @@ class PipelineParams:
     def validate(self) -> PipelineParams:
         """Raise ``ValueError`` naming the first parameter whose type or value is out of range; else return self.
 
-        The ranges keep a hostile manifest or option from breaking the bounds the runtime relies on (the det input
-        stays below 4096 px a side, images below ``MAX_IMAGE_PIXELS``, batches small).
+        The ranges (``_RULES``, the same JSON Schema the bundle manifest and the C++ core use) keep a hostile manifest
+        or option from breaking the bounds the runtime relies on: the det input stays within ``MAX_DET_PIXELS``
+        and ``MAX_DET_SIDE``, images within ``MAX_IMAGE_PIXELS``, batches small.
         """
-        for name, check in _RULES.items():
-            section, _, field_name = name.rpartition(".")
-            value = getattr(getattr(self, section) if section else self, field_name)
-            problem = check(value)
-            if problem:
-                raise ValueError(f"{name} {problem}, not {value!r}")
+        check(params_schema(), _as_json(self.to_dict()))
         return self
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineParams:
-        """Inverse of ``to_dict``; unknown keys are an error so that a typo never passes silently."""
-        sections = {"det": DetParams, "crop": CropParams, "cls": ClsParams, "rec": RecParams}
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in sections:
-                kwargs[key] = _build(sections[key], value)
-            elif key in {f.name for f in dataclasses.fields(cls)}:
-                kwargs[key] = value
-            else:
-                raise ValueError(f"unknown pipeline parameter {key!r}")
+        """Inverse of ``to_dict``; unknown keys are an error so that a typo never passes silently. Missing keys take
+        their defaults (the schema's ``default``)."""
+        check(params_schema(), data, "params")
+        kwargs = {key: _build(_SECTIONS[key], value) if key in _SECTIONS else value for key, value in data.items()}
         return cls(**kwargs).validate()
 
 
 def _build(kind: type, values: dict[str, Any]) -> Any:
-    if not isinstance(values, dict):
-        raise ValueError(f"{kind.__name__} must be an object, not {type(values).__name__}")
-    known = {f.name: f for f in dataclasses.fields(kind)}
-    unknown = set(values) - set(known)
-    if unknown:
-        raise ValueError(f"unknown {kind.__name__} parameter(s): {', '.join(sorted(unknown))}")
-    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return kind(**converted)
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-
-def _integer(low: int, high: int):
-    def check(value: Any) -> str | None:
-        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-        return None if ok else f"must be an integer from {low} to {high}"
-
-    return check
-
-
-def _number(low: float, high: float, low_open: bool = False):
-    def check(value: Any) -> str | None:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        ok = ok and (low < value if low_open else low <= value) and value <= high
-        bounds = f"above {low} and at most {high}" if low_open else f"from {low} to {high}"
-        return None if ok else f"must be a number {bounds}"
-
-    return check
+def _as_json(value: Any) -> Any:
+    """``to_dict()``'s tuples as lists, the shape JSON gives."""
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_as_json(v) for v in value]
+    return value
 
 
-def _choice(*options: str):
-    return lambda value: None if value in options else f"must be one of {', '.join(options)}"
+# Each rule is the JSON Schema of one parameter (edge_ocr/schema_check.py lists the keywords), so that
+# ``validate``, the manifest schema (edge_ocr/bundle.schema.json) and the C++ core check the same ranges.
+def _integer(low: int, high: int) -> dict:
+    return {"type": "integer", "minimum": low, "maximum": high}
 
 
-def _flag(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "must be true or false"
+def _number(low: float, high: float, low_open: bool = False) -> dict:
+    return {"type": "number", "exclusiveMinimum" if low_open else "minimum": float(low), "maximum": float(high)}
 
 
-def _triple(item):
-    def check(value: Any) -> str | None:
-        if not isinstance(value, (tuple, list)) or len(value) != 3:
-            return "must be a list of 3"
-        return next((f"[{i}] {p}" for i, p in enumerate(map(item, value)) if p), None)
-
-    return check
+def _choice(*options: str) -> dict:
+    return {"type": "string", "enum": list(options)}
 
 
-def _shape(max_height: int, max_width: int):
-    def check(value: Any) -> str | None:
-        if not isinstance(value, (tuple, list)) or len(value) != 3 or value[0] != 3:
-            return "must be [3, height, width]"
-        return _integer(1, max_height)(value[1]) or _integer(1, max_width)(value[2])
-
-    return check
+_FLAG = {"type": "boolean"}
 
 
-def _labels(value: Any) -> str | None:
-    ok = isinstance(value, (tuple, list)) and 0 < len(value) <= 16 and all(isinstance(v, str) for v in value)
-    return None if ok else "must be a list of 1 to 16 strings"
+def _triple(item: dict) -> dict:
+    return {"type": "array", "minItems": 3, "maxItems": 3, "items": item}
 
 
-_RULES: dict[str, Any] = {
-    "det.limit_side_len": _integer(32, MAX_DET_SIDE),
+def _shape(max_height: int, max_width: int) -> dict:
+    return {"type": "array", "minItems": 3, "maxItems": 3,
+            "prefixItems": [{"const": 3}, _integer(1, max_height), _integer(1, max_width)]}
+
+
+_LABELS = {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "string"}}
+
+
+_RULES: dict[str, dict] = {
+    # A square image's det input is limit_side_len squared whatever the limit type: within MAX_DET_PIXELS.
+    "det.limit_side_len": _integer(32, MAX_DET_SIDE_LEN),
     "det.limit_type": _choice("max", "min", "resize_long"),
     "det.mean": _triple(_number(-1e3, 1e3)),
     "det.std": _triple(_number(0.0, 1e3, low_open=True)),
@@ -169,16 +148,36 @@ _RULES: dict[str, Any] = {
     "det.max_candidates": _integer(1, 100_000),
     "det.score_mode": _choice("fast", "slow"),
     "det.min_size": _integer(0, 1000),
-    "det.use_dilation": _flag,
+    "det.use_dilation": _FLAG,
     "crop.rotate_ratio": _number(0.0, 1e3, low_open=True),
     "cls.image_shape": _shape(1024, 4096),
     "cls.batch_size": _integer(1, 256),
     "cls.thresh": _number(0.0, 1.0),
-    "cls.labels": _labels,
+    "cls.labels": _LABELS,
     "rec.image_shape": _shape(1024, 4096),
     "rec.batch_size": _integer(1, 256),
     "rec.drop_score": _number(0.0, 1.0),
-    "rec.use_space_char": _flag,
-    "use_cls": _flag,
+    "rec.use_space_char": _FLAG,
+    "use_cls": _FLAG,
     "max_image_pixels": _integer(1, MAX_IMAGE_PIXELS),
 }
+
+
+_SECTIONS = {"det": DetParams, "crop": CropParams, "cls": ClsParams, "rec": RecParams}
+
+
+@functools.lru_cache(maxsize=1)
+def params_schema() -> dict:
+    """The JSON Schema of ``PipelineParams.to_dict()``: every field's rule from ``_RULES`` with its default."""
+    defaults = _as_json(PipelineParams().to_dict())
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
+    for f in dataclasses.fields(PipelineParams):
+        if f.name in _SECTIONS:
+            section = {"type": "object", "additionalProperties": False, "properties": {}}
+            for g in dataclasses.fields(_SECTIONS[f.name]):
+                rule = _RULES[f"{f.name}.{g.name}"]
+                section["properties"][g.name] = {**rule, "default": defaults[f.name][g.name]}
+            schema["properties"][f.name] = section
+        else:
+            schema["properties"][f.name] = {**_RULES[f.name], "default": defaults[f.name]}
+    return schema

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pyclipper
 
-from .config import MAX_DET_SIDE, DetParams
+from .config import MAX_DET_PIXELS, MAX_DET_SIDE, DetParams
 from .engines.base import Engine
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,9 @@ def resize_for_det(image: np.ndarray, params: DetParams) -> tuple[np.ndarray, fl
         ratio = float(limit) / max(h, w)
     else:
         raise ValueError(f"unknown limit_type {params.limit_type!r}")
-    # "min" raises the short side, so a thin strip could ask for a huge input: the long side stays within bounds.
-    ratio = min(ratio, MAX_DET_SIDE / max(h, w))
+    # "min" raises the short side, so a thin strip could ask for a huge input: the long side and the area stay within
+    # bounds (the C++ core's PreprocessDet does the same).
+    ratio = min(ratio, MAX_DET_SIDE / max(h, w), math.sqrt(MAX_DET_PIXELS / (h * w)))
     resize_h = max(int(round(int(h * ratio) / 32) * 32), 32)
     resize_w = max(int(round(int(w * ratio) / 32) * 32), 32)
     resized = cv2.resize(image, (resize_w, resize_h))
