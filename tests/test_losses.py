@@ -71,6 +71,13 @@ def test_feature_distance_and_map_terms():
     assert float(losses.feature_distance(t([[1.0, 2.0]]), t([[3.0, 2.0]]))) == pytest.approx(2.0)
     same = t([[0.2, 0.9]])
     assert float(losses.map_dml_loss(same, same)) == pytest.approx(0.0, abs=1e-6)
+    # symmetric Bernoulli KL of 0.5 and 0.75, by hand: (0.143841 + 0.130812) / 2
+    assert float(losses.map_dml_loss(t([[0.5]]), t([[0.75]]))) == pytest.approx(0.137327, abs=1e-5)
+    student = t([[0.6, 0.4]])
+    # the teacher's map is binarised at 0.3: teachers on the same side of it give one loss, the other side another
+    binarised = float(losses.map_distillation_loss(student, t([[0.99, 0.01]])))
+    assert float(losses.map_distillation_loss(student, t([[0.35, 0.25]]))) == pytest.approx(binarised, abs=1e-6)
+    assert float(losses.map_distillation_loss(student, t([[0.25, 0.35]]))) > binarised + 0.1
     assert float(losses.map_distillation_loss(t([[0.99, 0.01]]), t([[0.9, 0.1]]))) < 0.05
 
 
