@@ -24,8 +24,10 @@ def test_img11_paddle_inference(pipeline, img11):
     assert json.loads(json.dumps(result.to_dict()))["lines"][0]["text"] == "BEWARE OF"
 
 
-def test_lite_engine_from_inference_models_matches(models_dir, img11, pipeline, cache_dir):
+def test_lite_engine_from_inference_models_matches(models_dir, img11, pipeline, cache_dir, monkeypatch):
+    monkeypatch.setenv("EDGE_OCR_CACHE", cache_dir)  # converted here, not read from an older run's cache
     lite = OCRPipeline.from_models(models_dir, engine="lite")
+    assert len([name for name in os.listdir(os.path.join(cache_dir, "nb")) if name.endswith(".nb")]) >= 3
     ours = pipeline.ocr_file(img11)
     theirs = lite.ocr_file(img11)
     assert [line.text for line in theirs.lines] == [line.text for line in ours.lines]

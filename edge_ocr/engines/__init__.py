@@ -42,12 +42,26 @@ def create_engine(
     return LiteEngine(model, threads=threads, power_mode=power_mode, runtime=runtime)
 
 
+def _converter_digest() -> str:
+    """The converting code's own digest: a .nb cached by an older converter is not reused after it changes."""
+    import hashlib
+
+    from .. import program
+    from . import lite
+
+    digest = hashlib.sha256()
+    for module in (lite, program):
+        with open(module.__file__, "rb") as handle:
+            digest.update(handle.read())
+    return digest.hexdigest()[:8]
+
+
 def _cached_nb(model_dir: str, target: str, cache_dir: str | None) -> str:
     from ..models import default_cache_dir, sha256_file
     from .lite import convert_to_nb, runtime_version
 
     graph, params = inference_files(model_dir)
-    key = sha256_file(graph)[:12] + sha256_file(params)[:12]
+    key = sha256_file(graph)[:12] + sha256_file(params)[:12] + _converter_digest()
     out = os.path.join(cache_dir or default_cache_dir(), "nb", f"{key}-{target}-{runtime_version()}.nb")
     if not os.path.isfile(out):
         convert_to_nb(model_dir, out, target=target)
