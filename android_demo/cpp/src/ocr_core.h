@@ -62,12 +62,12 @@ Manifest LoadManifest(const std::string& bundle_dir);
 // release passes (v2.13-rc, 2.13rc0, v2.13.1); a runtime that names a commit (a build between releases, e.g. 044ba5b)
 // cannot be compared and gets a warning; any other release pair throws, unless `force`. Returns the warning, or "".
 std::string CheckOptVersion(const Manifest& manifest, const std::string& runtime_version, bool force);
-// Refuses a .nb whose kernels are for another hardware target than `runtime_target` ("arm", "x86"): Paddle Lite would
-// fail on it with an unrelated message. Reads the kernel keys (op/alias/target/precision/layout) as inspect_nb does.
+// Refuses a .nb that CheckNbFile refuses, or whose kernels are for another hardware target than `runtime_target`
+// ("arm", "x86"): Paddle Lite would fail on it with an unrelated message. Reads each op's kernel from the program.
 void CheckNbTarget(const std::string& path, const std::string& runtime_target);
 std::vector<std::string> LoadCharset(const std::string& path, bool use_space_char);
-// Refuses a file that is not a complete Paddle Lite naive-buffer model (truncated, padded, garbage), which Paddle Lite
-// itself would abort the process on. The same walk over the size fields as edge_ocr/engines/nb_file.py.
+// Refuses a file that is not a complete, consistent Paddle Lite naive-buffer model, which Paddle Lite itself would crash
+// or abort the process on: the whole file verified against edge_ocr/engines/nb_format.json (nb_verify.h/.cc).
 void CheckNbFile(const std::string& path);
 
 using Quad = std::array<cv::Point2f, 4>;

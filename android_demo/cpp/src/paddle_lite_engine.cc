@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "nb_verify.h"
 #include "paddle_api.h"
 
 namespace edge_ocr {
@@ -17,8 +18,8 @@ constexpr const char* kRuntimeTarget = "x86";
 #endif
 
 PaddleLiteEngine::PaddleLiteEngine(const std::string& nb_path, int threads, int power_mode) {
-  CheckNbFile(nb_path);  // Paddle Lite aborts the process on a truncated file: refuse it here instead
-  CheckNbTarget(nb_path, kRuntimeTarget);
+  // Paddle Lite crashes or aborts the process on a damaged file: verify all of it, and its kernels' target, first.
+  VerifyNbFile(nb_path, kRuntimeTarget);
   MobileConfig config;
   config.set_model_from_file(nb_path);
   config.set_threads(threads);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "nb_verify.h"
 #include "paddle_api.h"
 
 using paddle::lite_api::MobileConfig;
@@ -19,6 +20,13 @@ struct eol_predictor {
 };
 
 namespace {
+
+// The target of the Paddle Lite library this file is built against (a model for another one is refused by name).
+#if defined(__aarch64__) || defined(__arm__)
+constexpr const char* kRuntimeTarget = "arm";
+#else
+constexpr const char* kRuntimeTarget = "x86";
+#endif
 
 thread_local std::string last_error;
 
@@ -70,6 +78,11 @@ const char* eol_last_error(void) { return last_error.c_str(); }
 eol_predictor* eol_create_from_file(const char* nb_path, int threads, int power_mode) {
   if (!nb_path) return fail("no model path"), nullptr;
   if (!valid_settings(threads, power_mode)) return nullptr;
+  try {  // Paddle Lite crashes or aborts the process on a damaged file: verify all of it first
+    edge_ocr::VerifyNbFile(nb_path, kRuntimeTarget);
+  } catch (const std::exception& e) {
+    return fail(e.what()), nullptr;
+  }
   MobileConfig config;
   config.set_model_from_file(nb_path);
   return create(config, threads, power_mode, nb_path);
@@ -78,6 +91,11 @@ eol_predictor* eol_create_from_file(const char* nb_path, int threads, int power_
 eol_predictor* eol_create_from_buffer(const void* data, size_t size, int threads, int power_mode) {
   if (!data || size == 0) return fail("empty model buffer"), nullptr;
   if (!valid_settings(threads, power_mode)) return nullptr;
+  try {
+    edge_ocr::VerifyNbBuffer(data, size);
+  } catch (const std::exception& e) {
+    return fail(std::string("a model buffer of ") + std::to_string(size) + " bytes: " + e.what()), nullptr;
+  }
   MobileConfig config;
   config.set_model_from_buffer(static_cast<const char*>(data), size);
   return create(config, threads, power_mode, "a model buffer of " + std::to_string(size) + " bytes");
