@@ -72,7 +72,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--models", metavar="DIR",
                         help="folder of inference models (default: PP-OCRv2, pulled on first use)")
-    source.add_argument("--bundle", metavar="DIR", help="bundle written by 'edge-ocr export' (Paddle Lite .nb)")
+    source.add_argument("--bundle", metavar="DIR|NAME", help="bundle written by 'edge-ocr export' (Paddle Lite .nb), "
+                        "or a released bundle's name ('edge-ocr models list')")
     parser.add_argument("--engine", choices=("auto", "paddle", "lite", "lite-qemu"), default="auto",
                         help="auto: Paddle Inference for --models, Paddle Lite for --bundle; lite-qemu: ARM models "
                              "on this x86 host through Paddle Lite's aarch64 library under qemu (emulated)")
@@ -91,42 +92,34 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--rec-batch-size", type=positive_int, help="recognition batch size (6)")
 
 
+def pipeline_options(args: argparse.Namespace):
+    """The shared model arguments (``add_model_args``) as ``PipelineOptions``."""
+    from .pipeline_options import PipelineOptions
+
+    return PipelineOptions(
+        models=args.models, bundle=args.bundle, engine=args.engine, threads=args.threads,
+        power_mode=args.power_mode, use_cls=not args.no_cls, det_model=args.det_model,
+        det_limit_side_len=args.det_limit_side_len, det_thresh=args.det_thresh, det_box_thresh=args.det_box_thresh,
+        det_unclip_ratio=args.det_unclip_ratio, cls_thresh=args.cls_thresh, drop_score=args.drop_score,
+        rec_batch_size=args.rec_batch_size)
+
+
+_noted: set[str] = set()
+
+
+def _note(message: str) -> None:
+    """One line on stderr, once per run (every worker's pipeline would repeat it)."""
+    if message not in _noted:
+        _noted.add(message)
+        print(f"edge-ocr: note: {message}", file=sys.stderr)
+
+
 def build_pipeline(args: argparse.Namespace):
-    """An ``OCRPipeline`` from the shared model arguments, with threshold overrides applied."""
-    from .pipeline import OCRPipeline
+    """An ``OCRPipeline`` from the shared model arguments, with threshold overrides applied (``--bundle`` also
+    takes a released bundle's name: edge_ocr/releases.json)."""
+    from .pipeline_options import open_pipeline
 
-    if args.bundle:
-        if args.engine == "paddle":
-            raise EdgeOCRError("a bundle holds Paddle Lite models: use --engine lite or auto")
-        pipeline = OCRPipeline.from_bundle(args.bundle, threads=args.threads, use_cls=not args.no_cls,
-                                           power_mode=args.power_mode,
-                                           engine="lite-qemu" if args.engine == "lite-qemu" else "lite")
-    else:
-        pipeline = OCRPipeline.from_models(args.models, engine=args.engine, threads=args.threads,
-                                           use_cls=not args.no_cls, power_mode=args.power_mode)
-    if args.det_model:
-        from .engines import create_engine
-
-        pipeline.detector.engine = create_engine(args.det_model, args.engine, threads=args.threads,
-                                                 power_mode=args.power_mode)
-    params = pipeline.params
-    overrides = [
-        (params.det, "limit_side_len", args.det_limit_side_len),
-        (params.det, "thresh", args.det_thresh),
-        (params.det, "box_thresh", args.det_box_thresh),
-        (params.det, "unclip_ratio", args.det_unclip_ratio),
-        (params.cls, "thresh", args.cls_thresh),
-        (params.rec, "drop_score", args.drop_score),
-        (params.rec, "batch_size", args.rec_batch_size),
-    ]
-    for section, name, value in overrides:
-        if value is not None:
-            setattr(section, name, value)
-    try:
-        params.validate()
-    except ValueError as exc:
-        raise EdgeOCRError(f"bad option: {exc}") from None
-    return pipeline
+    return open_pipeline(pipeline_options(args), notify=_note)
 
 
 # ------------------------------------------------------------------------------------------------ predict
@@ -275,8 +268,17 @@ def _add_models(sub: argparse._SubParsersAction) -> None:
     check.add_argument("folder", nargs="?", help="installed set (default: the cached default set)")
     check.add_argument("--set", default="ppocrv2")
     check.set_defaults(func=run_models_verify)
-    listing = msub.add_parser("list", help="list the registry: files, URLs and sha256")
+    listing = msub.add_parser("list", help="list the registries: the official models (files, URLs, sha256) and the "
+                                           "released bundles (size, accuracy per domain, how they were made)")
     listing.set_defaults(func=run_models_list)
+    release = msub.add_parser("add-release", help="copy a compress run's bundle to bundles/NAME and list it in the "
+                                                  "release registry (edge_ocr/releases.json or $EDGE_OCR_RELEASES)")
+    release.add_argument("bundle", metavar="BUNDLE_DIR")
+    release.add_argument("--name", required=True)
+    release.add_argument("--report", required=True, metavar="REPORT.json", help="the compress report of that run")
+    release.add_argument("--description", default="")
+    release.add_argument("--registry", metavar="FILE", help="registry file (default: edge_ocr/releases.json)")
+    release.set_defaults(func=run_models_add_release)
 
 
 def run_models_pull(args: argparse.Namespace) -> int:
@@ -297,13 +299,37 @@ def run_models_verify(args: argparse.Namespace) -> int:
 
 def run_models_list(args: argparse.Namespace) -> int:
     from .models import MODEL_SETS
+    from .releases import describe, load_releases
 
     for name, artifacts in MODEL_SETS.items():
-        print(name)
+        print(f"{name} (official FP32 models)")
         for artifact in artifacts:
             print(f"  {artifact.role:4s} {artifact.url}")
             for rel, digest in artifact.sha256.items():
                 print(f"       {digest}  {rel}")
+    releases = load_releases()
+    print(f"released bundles ({len(releases)}; run one with --bundle NAME)" + ("" if releases else ": none yet"))
+    for name, release in releases.items():
+        print(name)
+        for line in describe(release):
+            print(line)
+    return 0
+
+
+def run_models_add_release(args: argparse.Namespace) -> int:
+    import json
+
+    from .releases import add_release, describe
+
+    try:
+        with open(args.report, encoding="utf-8") as handle:
+            report = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise EdgeOCRError(f"cannot read the report {args.report}: {exc}") from None
+    release = add_release(args.name, args.bundle, report, args.registry, args.description)
+    print(f"{release.name}: {release.folder}")
+    for line in describe(release):
+        print(line)
     return 0
 
 

@@ -39,6 +39,7 @@ class PTQOptions:
     rec_lstm_rank: int | None = None  # rec's LSTM input projection factored to this rank first (int8 Linear)
     rec_lstm_distill_steps: int = 300  # then its head distilled from the FP32 recognizer (cached features)
     rec_lstm_train_crops: int = 3000  # train crops for the moment and the distillation
+    seed: int = 0  # calibration samples and the factored LSTM's distillation
 
 
 def artifacts_dir(out_dir: str) -> str:
@@ -51,9 +52,12 @@ def quantize_models(models_dir: str, calib_det: str, calib_rec: str, out_dir: st
     paths = resolve_models(models_dir)
     os.makedirs(out_dir, exist_ok=True)
     jobs = [
-        ("det", paths.det, lambda: det_calibration(calib_det, options.det_images), options.det_algo),
-        ("cls", paths.cls, lambda: cls_calibration(calib_rec, options.rec_crops), options.cls_algo),
-        ("rec", paths.rec, lambda: rec_calibration(calib_rec, options.rec_crops), options.rec_algo),
+        ("det", paths.det, lambda: det_calibration(calib_det, options.det_images, seed=options.seed),
+         options.det_algo),
+        ("cls", paths.cls, lambda: cls_calibration(calib_rec, options.rec_crops, seed=options.seed),
+         options.cls_algo),
+        ("rec", paths.rec, lambda: rec_calibration(calib_rec, options.rec_crops, seed=options.seed),
+         options.rec_algo),
     ]
     from .program import quantizable_layers
 
@@ -69,7 +73,8 @@ def quantize_models(models_dir: str, calib_det: str, calib_rec: str, out_dir: st
             model_dir = factored_recognizer(
                 models_dir, options.rec_lstm_rank,
                 os.path.join(os.path.dirname(os.path.abspath(out_dir)), "fp32-rec-lowrank"),
-                rec_train_images(calib_rec, options.rec_lstm_train_crops), options.rec_lstm_distill_steps)
+                rec_train_images(calib_rec, options.rec_lstm_train_crops, seed=options.seed),
+                options.rec_lstm_distill_steps, seed=options.seed)
         skip = list(options.keep_fp32.get(role, ()))  # names of the program PTQ reads (a factored one has others)
         skip += [layer.weight for layer in quantizable_layers(model_dir)[: options.keep_fp32_first.get(role, 0)]]
         quantize_ptq(model_dir, batches, os.path.join(out_dir, role), algo=algo,
@@ -133,7 +138,9 @@ class TrainRecipeOptions:
     recovery_lr: float = 5e-5  # pruning recovery stages
     det_distill: str = "teacher"  # QAT stage; or "cml" (two students: twice the cost)
     rec_distill: str = "teacher"  # QAT stage; or "udml", "udml+teacher"
-    rec_label_weight: float = 1.0  # QAT stage: CTC on the labels next to distillation (0: distillation only)
+    # QAT stage: CTC on the labels next to distillation; 0 (what ships): distillation only, the recognizer keeps
+    # FP32's reading instead of the label files' conventions
+    rec_label_weight: float = 0.0
     recovery_det_distill: str = "cml"  # pruning recovery: the paper's CML (FP32 teacher + two students)
     recovery_rec_distill: str = "udml+teacher"  # U-DML between two students plus the unpruned FP32 teacher
     pact: bool = False
@@ -155,6 +162,7 @@ class TrainRecipeOptions:
     dev_tail: dict[str, int] = field(default_factory=lambda: {"det": 30, "rec": 200})
     eval_every: int = 20
     resume: bool = False  # keep finished stages (pruning plans, training runs) of an earlier run in the same folder
+    seed: int = 0  # every training stage's (python, numpy, paddle, data order)
 
 
 LABELS_DIGEST = "labels.sha256"  # beside a stage's checkpoint: the train + dev labels it was trained on
@@ -201,7 +209,7 @@ def _train(role: str, models_dir: str, labels: str, out_dir: str, options: Train
     common = dict(steps=steps, lr=options.lr if qat else options.recovery_lr, eval_every=options.eval_every, qat=qat,
                   pact=qat and options.pact,
                   keep_fp32_first=options.keep_fp32_first.get(role, 0), prune_plan=plan,
-                  init_weights=weights, distill=distill[role, qat])
+                  init_weights=weights, distill=distill[role, qat], seed=options.seed)
     if role == "det":
         from ..train.det import DetTrainConfig, train_det
 
@@ -307,11 +315,14 @@ def train_models(recipe: str, models_dir: str, calib_det: str, calib_rec: str, w
 def det_drops(models_dir: str, det_model: str, domains: list[str], threads: int = 2) -> dict[str, dict]:
     """{domain: det Hmean of FP32 and of ``det_model`` (the official cls and rec behind both), and the points
     between} on each domain's det labels, through Paddle Inference."""
-    from edge_ocr.evaluation.cli import eval_args, evaluate, headlines
+    from edge_ocr.evaluation.api import EvalConfig, run_evaluation
+    from edge_ocr.pipeline_options import PipelineOptions
 
-    common = dict(domain=list(domains), threads=threads, engine="paddle")
-    fp32 = headlines(evaluate(eval_args(models=models_dir, **common), progress=False)[0])
-    pruned = headlines(evaluate(eval_args(models=models_dir, det_model=det_model, **common), progress=False)[0])
+    def scores(det: str | None) -> dict:
+        options = PipelineOptions(models=models_dir, engine="paddle", threads=threads, det_model=det)
+        return run_evaluation(EvalConfig(pipeline=options, domains=list(domains), progress=False)).headlines()
+
+    fp32, pruned = scores(None), scores(det_model)
     return {name: {"fp32": fp32[name]["det_hmean"], "pruned": pruned[name]["det_hmean"],
                    "points_below_fp32": round((fp32[name]["det_hmean"] - pruned[name]["det_hmean"]) * 100, 3)}
             for name in fp32 if fp32[name].get("det_hmean") is not None}
