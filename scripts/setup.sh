@@ -33,6 +33,7 @@ fi
 "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e ".[host,test]"
+"$VENV/bin/python" -m pip install --quiet -r docs/requirements.txt   # the docs site (mkdocs build --strict in CI)
 # paddleslim pulls opencv-python (GUI build) beside our headless one; both own the cv2 module,
 # so reinstall the headless build last to make the result deterministic.
 HEADLESS=$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('opencv-python-headless'))")
