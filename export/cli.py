@@ -40,31 +40,20 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    import tempfile
+    from .api import ExportConfig, export
 
-    from edge_ocr.bundle import load_bundle
-
-    from .bundle import export_bundle
-
-    models, extra = args.models or args.quantized, None
-    with tempfile.TemporaryDirectory(prefix="edge-ocr-charset-") as work:
-        if args.charset:
-            from .charset import apply_charset
-
-            models, charset = apply_charset(models, args.charset, os.path.join(work, "models"))
-            extra = {"charset": charset}
-        out = export_bundle(models, args.out, target=args.target, fp16=args.fp16,
-                            weight_only=args.weight_only_int8 or args.weight_only_int16,
-                            weight_bits=16 if args.weight_only_int16 else 8, include_cls=not args.no_cls, extra=extra,
-                            keep_attrs=args.keep_program_attrs, compact_program=not args.no_compact_program)
-    bundle = load_bundle(out)
+    bits = 8 if args.weight_only_int8 else 16 if args.weight_only_int16 else None
+    bundle = export(config=ExportConfig(
+        models=args.models or args.quantized, out=args.out, target=args.target, fp16=args.fp16,
+        weight_only_bits=bits, include_cls=not args.no_cls, charset=args.charset,
+        keep_program_attrs=args.keep_program_attrs, compact_program=not args.no_compact_program))
     for entry in bundle.manifest["models"].values():
-        size = os.path.getsize(os.path.join(out, entry["file"]))
+        size = os.path.getsize(os.path.join(bundle.path, entry["file"]))
         print(f"{entry['file']:8s} {size / 1e6:7.3f} MB  {entry['precision']}")
     opt = bundle.manifest["opt_version"]
     charset = bundle.manifest.get("charset")
     reads = f", charset {charset['name']} ({charset['characters']} characters)" if charset else ""
-    print(f"bundle {out}: {bundle.total_bytes() / 1e6:.3f} MB, target {bundle.target}, opt {opt}{reads}")
+    print(f"bundle {bundle.path}: {bundle.total_bytes() / 1e6:.3f} MB, target {bundle.target}, opt {opt}{reads}")
     return 0
 
 
@@ -94,11 +83,12 @@ def run_verify(args: argparse.Namespace) -> int:
     from edge_ocr.atomic import write_text
     from edge_ocr.cli import write_json_atomic
 
-    from .verify import Thresholds, verify_bundle, verify_markdown
+    from .api import VerifyConfig, verify
+    from .verify import verify_markdown
 
-    thresholds = Thresholds().override(args.limit)
-    report = verify_bundle(args.bundle, args.against, args.samples, quantized=args.quantized, thresholds=thresholds,
-                           max_images=args.max_images, runtime=args.runtime, gate_fp32=args.gate_fp32)
+    report = verify(config=VerifyConfig(
+        bundle=args.bundle, against=args.against, samples=list(args.samples), quantized=args.quantized,
+        max_images=args.max_images, runtime=args.runtime, limits=list(args.limit), gate_fp32=args.gate_fp32)).data
     for row in report["checks"]:
         mark = "ok  " if row["passed"] else "FAIL" if row["gates"] else "over"
         print(f"{mark} [{row['against']}] {row['check']}: {row['value']:.4g} (limit {row['limit']}) {row['detail']}")
