@@ -11,6 +11,7 @@ The host tools' Python API is here too, imported on first use: ``evaluate`` (``E
 
 import importlib
 
+from . import opencv  # noqa: F401  (first: sets OpenCV's decoder limits before cv2 loads)
 from .config import ClsParams, CropParams, DetParams, PipelineParams, RecParams
 from .errors import EdgeOCRError, ImageError, ModelError
 from .images import load_image
