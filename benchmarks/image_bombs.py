@@ -121,6 +121,77 @@ def text_header(path: str, header: bytes, payload: int = 1024) -> None:
     open(path, "wb").write(header + bytes(payload))
 
 
+# ------------------------------------------------------------------ headers that two parsers read differently
+
+
+def jpeg_stuffed_header(path: str, width: int, height: int) -> None:
+    """SOI, then ``FF 00 00 06`` (a stuffed byte and junk to libjpeg, which skips them; a marker with a 6-byte
+    segment to a naive reader), then an APP1 segment that holds a fake 1x1 SOF, then the real SOF claiming
+    ``width`` x ``height`` over a small real scan."""
+    ok, data = cv2.imencode(".jpg", np.full((64, 64, 3), 128, np.uint8))
+    data = bytearray(data.tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    fake_sof = b"\xff\xc0\x00\x11\x08\x00\x01\x00\x01\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    app1 = b"\xff\xe1" + struct.pack(">H", 2 + 2 + len(fake_sof)) + b"\x00\x00" + fake_sof
+    open(path, "wb").write(bytes(data[:2]) + b"\xff\x00\x00\x06" + app1 + bytes(data[2:]))
+
+
+def jpeg_repeated_scans(path: str, side: int, repeats: int) -> None:
+    """A progressive JPEG of ``side`` x ``side`` whose last refinement scan is repeated ``repeats`` times: a small
+    file whose decode walks the whole image once per scan."""
+    image = np.zeros((side, side, 3), np.uint8)
+    image[side // 3 : side // 3 + side // 20, side // 8 : side - side // 8] = 255
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    del image
+    data = data.tobytes()
+    last = data.rindex(b"\xff\xda")
+    end = data.rindex(b"\xff\xd9")
+    open(path, "wb").write(data[:end] + data[last:end] * repeats + data[end:])
+
+
+def png_chunk_claiming(path: str, length: int = 0x7FFFFFF0, kind: bytes = b"tEXt") -> None:
+    """A valid 10x10 PNG with one more chunk after IDAT whose length field claims ``length`` bytes (OpenCV's own
+    chunk reader allocates that much before reading it; Pillow stops reading at IDAT)."""
+    ok, data = cv2.imencode(".png", np.zeros((10, 10, 3), np.uint8))
+    data = data.tobytes()
+    end = data.rindex(b"IEND") - 4
+    open(path, "wb").write(data[:end] + struct.pack(">I", length) + kind + b"abc" + data[end:])
+
+
+def tiff_duplicate_size(path: str, width: int, height: int) -> None:
+    """A deflate TIFF of ``width`` x ``height`` zeros whose IFD repeats ImageWidth and ImageLength as 1 after the
+    real ones: libtiff keeps the first of two equal tags, Pillow the last."""
+    packer = zlib.compressobj(9)
+    strip = b"".join(packer.compress(bytes(width * min(256, height - s))) for s in range(0, height, 256))
+    strip += packer.flush()
+    entries = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 8), (262, 3, 1), (273, 4, 8),
+               (277, 3, 1), (278, 4, height), (279, 4, len(strip)), (256, 4, 1), (257, 4, 1)]
+    with open(path, "wb") as out:
+        out.write(b"II*\x00" + struct.pack("<I", 8 + len(strip)) + strip)
+        out.write(struct.pack("<H", len(entries)))
+        for tag, kind, value in entries:
+            out.write(struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3
+                                                           else struct.pack("<I", value)))
+        out.write(struct.pack("<I", 0))
+
+
+def jp2_small_ihdr(path: str, side: int) -> None:
+    """A real JPEG 2000 file of ``side`` x ``side`` whose JP2 ``ihdr`` box claims 16 x 16 (OpenJPEG sizes the
+    image from the codestream's SIZ marker; Pillow from ihdr)."""
+    ok, data = cv2.imencode(".jp2", np.zeros((side, side, 3), np.uint8))
+    data = bytearray(data.tobytes())
+    ihdr = data.index(b"ihdr")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", 16, 16)
+    open(path, "wb").write(bytes(data))
+
+
+def _png_chunk_before_idat(path: str, length: int) -> None:
+    ok, data = cv2.imencode(".png", np.zeros((10, 10, 3), np.uint8))
+    data = data.tobytes()
+    open(path, "wb").write(data[:33] + struct.pack(">I", length) + b"tEXt" + b"abc" + data[33:])
+
+
 def corpus(folder: str) -> list[tuple[str, str, str]]:
     """(name, file, what it is) for every case; files are written into ``folder``."""
     cases = []
@@ -182,6 +253,20 @@ def corpus(folder: str) -> list[tuple[str, str, str]]:
     add("garbage-10MB", ".png", "10 MB of random bytes named .png",
         lambda p: open(p, "wb").write(np.random.default_rng(0).bytes(10 << 20)))
     add("fifo", ".jpg", "a FIFO named .jpg (nobody writes to it)", os.mkfifo)
+    # Headers that two parsers read differently (issue #25): each case reached 2-4 GB before.
+    add("jpeg-24000x24000-stuffed-ff00", ".jpg", "JPEG: FF 00 00 06 after SOI, a fake 1x1 SOF in APP1, real SOF "
+        "24000x24000", lambda p: jpeg_stuffed_header(p, 24000, 24000))
+    add("png-chunk-2gb-after-idat", ".png", "10x10 PNG, a tEXt chunk after IDAT claiming 2^31 bytes",
+        png_chunk_claiming)
+    add("png-chunk-4gb-before-idat", ".png", "10x10 PNG, a chunk before IDAT claiming 4 GB",
+        lambda p: _png_chunk_before_idat(p, 0xFFFFFFF0))
+    add("tiff-30000x30000-duplicate-tags", ".tif", "900 MP TIFF whose IFD repeats width/height as 1 (libtiff keeps "
+        "the first)", lambda p: tiff_duplicate_size(p, 30000, 30000))
+    add("jp2-8000x8000-ihdr-16x16", ".jp2", "64 MP JPEG 2000 whose ihdr box claims 16x16",
+        lambda p: jp2_small_ihdr(p, 8000))
+    # Work, not memory: a progressive JPEG whose last scan is repeated.
+    add("jpeg-8000x8000-5000-scans", ".jpg", "64 MP progressive JPEG, last scan repeated 5,000 times",
+        lambda p: jpeg_repeated_scans(p, 8000, 5000))
     return cases
 
 

@@ -320,34 +320,50 @@ def _tiff_values(data: bytes, order: str, big: bool, at: int, kind: int) -> list
 def _jp2_header(data: bytes) -> ImageHeader | None:
     """The codestream's SIZ marker, which OpenJPEG sizes the image from (a JP2 file's ``ihdr`` box may say
     anything). OpenJPEG holds an int32 plane per component and tile parameters per tile and component."""
-    start = 0
+    start, ihdr = 0, None
     if data[:4] == b"\x00\x00\x00\x0c" and data[4:8] == b"jP  ":
-        pos = 0
-        while pos + 8 <= len(data):
-            size, kind = _u32be(data, pos), data[pos + 4 : pos + 8]
-            header = 8
-            if size == 1:
-                size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
-            if kind == b"jp2c":
-                start = pos + header
-                break
-            if size < header:
-                return None
-            pos += size
-        else:
+        boxes = _jp2_boxes(data, 0, len(data))
+        if "jp2c" not in boxes:
             return None
+        start = boxes["jp2c"]
+        if "jp2h" in boxes:
+            inner = _jp2_boxes(data, boxes["jp2h"], len(data))
+            if "ihdr" in inner and inner["ihdr"] + 10 <= len(data):
+                at = inner["ihdr"]
+                ihdr = (_u32be(data, at + 4), _u32be(data, at), _u16be(data, at + 8))
     if data[start : start + 4] != b"\xff\x4f\xff\x51" or start + 42 > len(data):
         return None
-    siz = start + 4
-    xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz = struct.unpack_from(">8I", data, siz + 6)
-    components = _u16be(data, siz + 38)
+    siz = start + 4  # Lsiz, Rsiz, then the sizes
+    xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz = struct.unpack_from(">8I", data, siz + 4)
+    components = _u16be(data, siz + 36)
     width, height = xsiz - xosiz, ysiz - yosiz
-    if components < 1 or width < 1 or height < 1 or xtsiz < 1 or ytsiz < 1 or siz + 40 + 3 * components > len(data):
+    if components < 1 or width < 1 or height < 1 or xtsiz < 1 or ytsiz < 1 or siz + 38 + 3 * components > len(data):
         return None
-    precision = max((data[siz + 40 + 3 * c] & 0x7F) + 1 for c in range(components))
+    if ihdr is not None and ihdr != (width, height, components):
+        # OpenJPEG decodes with both and can write out of bounds (a SIGSEGV here) when they differ.
+        raise ImageError(f"damaged or hostile JPEG 2000: its ihdr box declares {ihdr[0]}x{ihdr[1]} with {ihdr[2]} "
+                         f"components, its codestream {width}x{height} with {components}")
+    precision = max((data[siz + 38 + 3 * c] & 0x7F) + 1 for c in range(components))
     tiles = -(-(xsiz - xtosiz) // xtsiz) * -(-(ysiz - ytosiz) // ytsiz)
     work = width * height * components * 4 + tiles * components * 2048  # planes + per-tile component parameters
     return ImageHeader(width, height, "JPEG2000", components, 2 if precision > 8 else 1, work_bytes=work)
+
+
+def _jp2_boxes(data: bytes, pos: int, end: int) -> dict[str, int]:
+    """The first box of each type from ``pos`` on, up to the codestream: type -> where its content starts."""
+    found: dict[str, int] = {}
+    while pos + 8 <= end:
+        size, kind = _u32be(data, pos), data[pos + 4 : pos + 8].decode("latin-1")
+        header = 8
+        if size == 1 and pos + 16 <= end:
+            size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
+        elif size == 0:
+            size = end - pos
+        found.setdefault(kind, pos + header)
+        if kind == "jp2c" or size < header:
+            break
+        pos += size
+    return found
 
 
 def _bmp_header(data: bytes) -> ImageHeader | None:
