@@ -15,6 +15,26 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = shared_dir()  # the one definition of the data paths (runtime domains, benchmarks, tests)
 
 
+# Tiers (pytest.ini; scripts/test.sh --fast leaves out slow, arm and train). A test is marked by what it uses, so
+# that a new test that runs the emulated ARM runtime or PTQ calibration is in the right tier without anyone
+# remembering to mark it; tests that are slow for other reasons carry @pytest.mark.slow themselves.
+_FIXTURE_MARKS = {
+    "emulated_runtime": ("arm",),  # Paddle Lite's aarch64 library under qemu
+    "int8_arm_bundle": ("arm", "slow"),
+    "arm_build": ("arm", "slow"),  # the C++ core cross-built for aarch64
+    "emulated_pi": ("arm", "slow"),  # the arm64 Python stack of the emulated Raspberry Pi
+    "quantized": ("slow",),  # PTQ calibration of all three models
+    "core_test_binary": ("slow",),  # CMake build of the C++ core
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            for mark in _FIXTURE_MARKS.get(fixture, ()):
+                item.add_marker(mark)
+
+
 def _require(path: str) -> str:
     if not os.path.exists(path):
         pytest.fail(f"{path} is missing: set EDGE_OCR_SHARED to the shared models-and-data folder")

@@ -14,11 +14,19 @@ def test_defaults_are_paddleocr_ppocrv2():
 
 
 def test_round_trip_through_dict():
+    import json
+
     p = PipelineParams()
-    p.det.box_thresh = 0.55
-    p.rec.drop_score = 0.3
-    q = PipelineParams.from_dict(p.to_dict())
-    assert q == p
+    # one non-default value in every section and at the top level: a section dropped on the way would come back
+    # as its defaults and fail the comparison
+    p.det.box_thresh, p.det.limit_type, p.det.score_mode = 0.55, "resize_long", "slow"
+    p.crop.rotate_ratio = 2.5
+    p.cls.thresh, p.cls.batch_size = 0.8, 3
+    p.rec.drop_score, p.rec.image_shape = 0.3, (3, 32, 256)
+    p.use_cls, p.max_image_pixels = False, 10_000_000
+    q = PipelineParams.from_dict(json.loads(json.dumps(p.to_dict())))
+    assert q == p and q != PipelineParams()
+    assert q.rec.image_shape == (3, 32, 256)  # tuples come back as tuples, not JSON lists
 
 
 def test_unknown_keys_are_errors():

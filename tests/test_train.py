@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -37,10 +38,26 @@ def test_udml_and_resume(models_dir, tiny, tmp_path):
     train_rec(models_dir, tiny, tiny, out, config, progress=False)
     assert json.load(open(os.path.join(out, "checkpoint.json")))["step"] == 2
     assert os.path.isfile(os.path.join(out, "student1.pdparams"))
+    before = _losses(out)
+    # a copy of the run whose checkpointed student weights are zeroed: resuming it must start from those weights
+    zeroed = str(tmp_path / "zeroed")
+    shutil.copytree(out, zeroed)
+    _zero_weights(os.path.join(zeroed, "student0.pdparams"))
     config.steps = 4
-    train_rec(models_dir, tiny, tiny, out, config, resume=True, progress=False)
-    assert json.load(open(os.path.join(out, "checkpoint.json")))["step"] == 4
-    assert len(_losses(out)) == 4  # 2 steps, then 2 more after resuming
+    for folder in (out, zeroed):
+        train_rec(models_dir, tiny, tiny, folder, config, resume=True, progress=False)
+        assert json.load(open(os.path.join(folder, "checkpoint.json")))["step"] == 4
+        assert len(_losses(folder)) == 4 and _losses(folder)[:2] == before  # 2 steps, then 2 more, appended
+    # a resume that ignored the checkpoint (official weights again) would train both copies alike
+    assert abs(_losses(zeroed)[2] - _losses(out)[2]) > 0.1 * abs(_losses(out)[2])
+
+
+def _zero_weights(path: str) -> None:
+    import paddle
+
+    state = paddle.load(path)
+    paddle.save({name: paddle.zeros_like(value) if "weight" in name else value for name, value in state.items()},
+                path)
 
 
 def test_rec_distillation_only_learns_the_teacher_not_the_labels(models_dir, tiny, tmp_path):
