@@ -31,9 +31,6 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 ROLES = ("det", "cls", "rec")
 MAX_MANIFEST_BYTES = 1 << 20  # a real one is ~4 KB
-# A progressive JPEG is decoded once per scan: libjpeg's own scripts write about 10, so 100 bounds the work of a
-# file that repeats a scan thousands of times (issue #25).
-MAX_JPEG_SCANS = 100
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCHEMA_PATH = os.path.join(HERE, "bundle.schema.json")
@@ -67,7 +64,8 @@ def limits() -> dict[str, int]:
         "max_image_bytes": images.MAX_IMAGE_BYTES,
         "max_decode_bytes": images.MAX_DECODE_BYTES,
         "max_image_side": images.OPENCV_MAX_SIDE,
-        "max_jpeg_scans": MAX_JPEG_SCANS,
+        "max_jpeg_scans": images.MAX_JPEG_SCANS,
+        "max_jpeg_scan_pixels": images.MAX_JPEG_SCAN_PIXELS,
         "max_det_side": MAX_DET_SIDE,
         "max_det_pixels": MAX_DET_PIXELS,
     }

@@ -2,12 +2,12 @@
 //   edge_ocr_cli BUNDLE_DIR IMAGE [--threads N] [--power-mode 0..3] [--no-cls] [--force]
 // prints JSON: {"image", "lines": [{"box", "text", "score"}], "timings_ms": {"det", "cls", "rec", "total"}}.
 // A bundle written by another opt release than the library's is refused unless --force (CheckOptVersion).
+// The bundle must keep its contract (LoadManifest) and the image its bounds (LoadImage) before any model loads.
 #include <chrono>
 #include <cstring>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include "paddle_lite_engine.h"
 
@@ -28,11 +28,17 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (threads < 1 || threads > 64 || power_mode < 0 || power_mode > 3) {
+    std::cerr << "edge_ocr_cli: error: --threads must be 1 to 64 and --power-mode 0 to 3\n";
+    return 2;
+  }
   try {
+    // The bundle contract and the image bounds before any model is loaded: schema, names, sha256, regular files.
     edge_ocr::Manifest m = edge_ocr::LoadManifest(argv[1]);
     m.params.use_cls = m.params.use_cls && use_cls;
-    cv::Mat image = cv::imread(argv[2], cv::IMREAD_COLOR);
-    if (image.empty()) throw std::runtime_error(std::string(argv[2]) + ": not an image or unreadable");
+    const edge_ocr::LoadedImage loaded = edge_ocr::LoadImage(argv[2], m.params.max_image_pixels);
+    if (!loaded.warning.empty()) std::cerr << "edge_ocr_cli: warning: " << edge_ocr::OneLine(loaded.warning) << "\n";
+    const cv::Mat& image = loaded.bgr;
     auto det = std::make_shared<edge_ocr::PaddleLiteEngine>(m.det_file, threads, power_mode);
     const std::string warning = edge_ocr::CheckOptVersion(m, det->Version(), force);
     if (!warning.empty()) std::cerr << "edge_ocr_cli: warning: " << warning << "\n";
@@ -48,12 +54,13 @@ int main(int argc, char** argv) {
                        {"timings_ms", {{"det", t.det_ms}, {"cls", t.cls_ms}, {"rec", t.rec_ms}, {"total", total}}}};
     for (const auto& line : lines) {
       nlohmann::json box = nlohmann::json::array();
-      for (const auto& p : line.box) box.push_back({static_cast<int>(p.x), static_cast<int>(p.y)});
+      for (const auto& p : line.box)  // in the original image's pixels when it was decoded at reduced size
+        box.push_back({static_cast<int>(p.x * loaded.scale), static_cast<int>(p.y * loaded.scale)});
       out["lines"].push_back({{"box", box}, {"text", line.text}, {"score", line.score}});
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";  // any file name
   } catch (const std::exception& e) {
-    std::cerr << "edge_ocr_cli: error: " << e.what() << "\n";
+    std::cerr << "edge_ocr_cli: error: " << edge_ocr::OneLine(e.what()) << "\n";
     return 1;
   }
   return 0;

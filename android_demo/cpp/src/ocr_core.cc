@@ -24,57 +24,7 @@ int64_t Tensor::numel() const {
 
 // ------------------------------------------------------------------------------------------- manifest
 
-Manifest LoadManifest(const std::string& bundle_dir) {
-  std::ifstream file(bundle_dir + "/manifest.json");
-  if (!file) throw std::runtime_error(bundle_dir + " is not a bundle: no manifest.json");
-  nlohmann::json m;
-  try {
-    file >> m;
-  } catch (const std::exception& e) {
-    throw std::runtime_error(bundle_dir + "/manifest.json: unreadable (" + std::string(e.what()) + ")");
-  }
-  Manifest out;
-  try {
-    const auto& p = m.at("params");
-    const auto& d = p.at("det");
-    DetParams& det = out.params.det;
-    det.limit_side_len = d.at("limit_side_len");
-    det.limit_type = d.at("limit_type");
-    for (int i = 0; i < 3; ++i) {
-      det.mean[i] = d.at("mean")[i];
-      det.stdev[i] = d.at("std")[i];
-    }
-    det.scale = d.at("scale");
-    det.thresh = d.at("thresh");
-    det.box_thresh = d.at("box_thresh");
-    det.unclip_ratio = d.at("unclip_ratio");
-    det.max_candidates = d.at("max_candidates");
-    det.min_size = d.at("min_size");
-    det.score_mode = d.at("score_mode");
-    det.use_dilation = d.at("use_dilation");
-    out.params.rotate_ratio = p.at("crop").at("rotate_ratio");
-    const auto& c = p.at("cls");
-    for (int i = 0; i < 3; ++i) out.params.cls_shape[i] = c.at("image_shape")[i];
-    out.params.cls_batch = c.at("batch_size");
-    out.params.cls_thresh = c.at("thresh");
-    out.params.cls_labels = c.at("labels").get<std::vector<std::string>>();
-    const auto& r = p.at("rec");
-    for (int i = 0; i < 3; ++i) out.params.rec_shape[i] = r.at("image_shape")[i];
-    out.params.rec_batch = r.at("batch_size");
-    out.params.drop_score = r.at("drop_score");
-    out.params.use_space_char = r.at("use_space_char");
-    out.params.use_cls = p.at("use_cls") && m.at("models").contains("cls");
-    out.opt_version = m.at("opt_version");
-    out.target = m.at("target");
-    out.det_file = bundle_dir + "/" + m.at("models").at("det").at("file").get<std::string>();
-    out.rec_file = bundle_dir + "/" + m.at("models").at("rec").at("file").get<std::string>();
-    if (out.params.use_cls) out.cls_file = bundle_dir + "/" + m.at("models").at("cls").at("file").get<std::string>();
-    out.dictionary_file = bundle_dir + "/" + m.at("dictionary").at("file").get<std::string>();
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(bundle_dir + "/manifest.json: missing or bad field (" + std::string(e.what()) + ")");
-  }
-  return out;
-}
+// LoadManifest, ParseManifest and ValidateParams are in manifest.cc; LoadImage in image_io.cc.
 
 namespace {
 
@@ -152,6 +102,10 @@ Tensor PreprocessDet(const cv::Mat& bgr_in, const DetParams& p) {
   } else {
     throw std::runtime_error("unknown limit_type " + p.limit_type);
   }
+  // "min" raises the short side, so a thin strip could ask for a huge input: the long side and the area stay within
+  // the contract's bounds, as in edge_ocr/det.py.
+  ratio = std::min({ratio, static_cast<double>(contract::kLimitMaxDetSide) / std::max(h, w),
+                    std::sqrt(static_cast<double>(contract::kLimitMaxDetPixels) / (static_cast<double>(h) * w))});
   // Python's round() rounds halves to even, as nearbyint does in the default rounding mode.
   const int rh = std::max(static_cast<int>(std::nearbyint(static_cast<int>(h * ratio) / 32.0) * 32), 32);
   const int rw = std::max(static_cast<int>(std::nearbyint(static_cast<int>(w * ratio) / 32.0) * 32), 32);
@@ -271,6 +225,9 @@ float Norm(const cv::Point2f& a, const cv::Point2f& b) {
 
 std::vector<Quad> DbPostprocess(const Tensor& prob_t, int src_h, int src_w, const DetParams& p,
                                 std::vector<float>* scores) {
+  if (prob_t.shape.size() != 4 || prob_t.shape[0] != 1 || prob_t.shape[1] != 1 || prob_t.shape[2] < 1 ||
+      prob_t.shape[3] < 1 || prob_t.numel() != static_cast<int64_t>(prob_t.data.size()))
+    throw std::runtime_error("the detector's output is not [1, 1, height, width]");
   const int height = static_cast<int>(prob_t.shape[2]), width = static_cast<int>(prob_t.shape[3]);
   cv::Mat prob(height, width, CV_32FC1, const_cast<float*>(prob_t.data.data()));
   cv::Mat bitmap = prob > p.thresh;  // 0 / 255
@@ -370,6 +327,8 @@ Tensor ResizeNormPadded(const std::vector<cv::Mat>& crops, const std::vector<int
 
 std::vector<std::pair<std::string, float>> CtcGreedyDecode(const Tensor& probs,
                                                            const std::vector<std::string>& charset) {
+  if (probs.shape.size() != 3 || probs.numel() != static_cast<int64_t>(probs.data.size()) || probs.numel() < 0)
+    throw std::runtime_error("the recognizer's output is not [batch, steps, classes]");
   const int64_t n = probs.shape[0], steps = probs.shape[1], classes = probs.shape[2];
   if (classes != static_cast<int64_t>(charset.size())) {
     throw std::runtime_error("dictionary has " + std::to_string(charset.size()) + " classes but the recognizer outputs " +
@@ -418,7 +377,10 @@ double Ms(std::chrono::steady_clock::time_point since) {
 Pipeline::Pipeline(Params params, std::shared_ptr<Engine> det, std::shared_ptr<Engine> cls,
                    std::shared_ptr<Engine> rec, std::vector<std::string> charset)
     : params_(std::move(params)), det_(std::move(det)), cls_(std::move(cls)), rec_(std::move(rec)),
-      charset_(std::move(charset)) {}
+      charset_(std::move(charset)) {
+  ValidateParams(params_);  // the batch loops below need batch sizes of at least 1, the resizes sane shapes
+  if (!det_ || !rec_) throw std::runtime_error("the pipeline needs a det and a rec engine");
+}
 
 std::vector<Line> Pipeline::Run(const cv::Mat& bgr, Timings* timings) {
   auto start = std::chrono::steady_clock::now();
@@ -433,10 +395,16 @@ std::vector<Line> Pipeline::Run(const cv::Mat& bgr, Timings* timings) {
   start = std::chrono::steady_clock::now();
   if (params_.use_cls && cls_ && !crops.empty()) {
     std::vector<int> order = StableArgsortByRatio(crops, &ratios);
-    for (size_t s = 0; s < order.size(); s += params_.cls_batch) {
-      std::vector<int> ids(order.begin() + s, order.begin() + std::min(order.size(), s + params_.cls_batch));
+    const size_t batch = static_cast<size_t>(params_.cls_batch);
+    for (size_t s = 0; s < order.size(); s += batch) {
+      std::vector<int> ids(order.begin() + s, order.begin() + std::min(order.size(), s + batch));
       Tensor out = cls_->Run(ResizeNormPadded(crops, ids, params_.cls_shape[1], params_.cls_shape[2]));
-      const int64_t k = out.shape[1];
+      // A label index must name one of cls.labels, and the output must hold a row per crop.
+      const int64_t k = out.shape.size() == 2 ? out.shape[1] : -1;
+      if (k != static_cast<int64_t>(params_.cls_labels.size()) || out.shape[0] != static_cast<int64_t>(ids.size()) ||
+          out.data.size() != ids.size() * static_cast<size_t>(k))
+        throw std::runtime_error("the classifier outputs " + std::to_string(k) + " classes but cls.labels has " +
+                                 std::to_string(params_.cls_labels.size()));
       for (size_t b = 0; b < ids.size(); ++b) {
         const float* row = out.data.data() + b * k;
         const int64_t label = std::max_element(row, row + k) - row;
@@ -451,12 +419,14 @@ std::vector<Line> Pipeline::Run(const cv::Mat& bgr, Timings* timings) {
   std::vector<std::pair<std::string, float>> texts(crops.size());
   std::vector<int> order = StableArgsortByRatio(crops, &ratios);
   const int height = params_.rec_shape[1];
-  for (size_t s = 0; s < order.size(); s += params_.rec_batch) {
-    std::vector<int> ids(order.begin() + s, order.begin() + std::min(order.size(), s + params_.rec_batch));
+  const size_t rec_batch = static_cast<size_t>(params_.rec_batch);  // at least 1 (ValidateParams)
+  for (size_t s = 0; s < order.size(); s += rec_batch) {
+    std::vector<int> ids(order.begin() + s, order.begin() + std::min(order.size(), s + rec_batch));
     double max_ratio = params_.rec_shape[2] / static_cast<double>(height);
     for (int i : ids) max_ratio = std::max(max_ratio, ratios[i]);
     Tensor out = rec_->Run(ResizeNormPadded(crops, ids, height, static_cast<int>(height * max_ratio)));
     auto decoded = CtcGreedyDecode(out, charset_);
+    if (decoded.size() != ids.size()) throw std::runtime_error("the recognizer returned a row count unlike its batch");
     for (size_t b = 0; b < ids.size(); ++b) texts[ids[b]] = decoded[b];
   }
   if (timings) timings->rec_ms = Ms(start);

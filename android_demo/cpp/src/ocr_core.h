@@ -10,6 +10,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "bundle_contract.h"
+
 namespace edge_ocr {
 
 struct Tensor {
@@ -25,39 +27,67 @@ class Engine {
   virtual Tensor Run(const Tensor& input) = 0;
 };
 
+// Every default is the schema's (bundle_contract.h, generated from edge_ocr/config.py): written once, in Python.
 struct DetParams {
-  int limit_side_len = 960;
-  std::string limit_type = "max";
-  std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
-  std::array<float, 3> stdev{0.229f, 0.224f, 0.225f};
-  float scale = 1.0f / 255.0f;
-  float thresh = 0.3f, box_thresh = 0.6f, unclip_ratio = 1.5f;
-  int max_candidates = 1000, min_size = 3;
-  std::string score_mode = "fast";
-  bool use_dilation = false;
+  int limit_side_len = contract::kDefaultDetLimitSideLen;
+  std::string limit_type = contract::kDefaultDetLimitType;
+  std::array<float, 3> mean = contract::kDefaultDetMean;
+  std::array<float, 3> stdev = contract::kDefaultDetStd;
+  float scale = contract::kDefaultDetScale;
+  float thresh = contract::kDefaultDetThresh, box_thresh = contract::kDefaultDetBoxThresh,
+        unclip_ratio = contract::kDefaultDetUnclipRatio;
+  int max_candidates = contract::kDefaultDetMaxCandidates, min_size = contract::kDefaultDetMinSize;
+  std::string score_mode = contract::kDefaultDetScoreMode;
+  bool use_dilation = contract::kDefaultDetUseDilation;
 };
 
 struct Params {
   DetParams det;
-  float rotate_ratio = 1.5f;
-  std::array<int, 3> cls_shape{3, 48, 192};
-  int cls_batch = 6;
-  float cls_thresh = 0.9f;
-  std::vector<std::string> cls_labels{"0", "180"};
-  std::array<int, 3> rec_shape{3, 32, 320};
-  int rec_batch = 6;
-  float drop_score = 0.5f;
-  bool use_space_char = true;
-  bool use_cls = true;
+  float rotate_ratio = contract::kDefaultCropRotateRatio;
+  std::array<int, 3> cls_shape = contract::kDefaultClsImageShape;
+  int cls_batch = contract::kDefaultClsBatchSize;
+  float cls_thresh = contract::kDefaultClsThresh;
+  std::vector<std::string> cls_labels{contract::kDefaultClsLabels.begin(), contract::kDefaultClsLabels.end()};
+  std::array<int, 3> rec_shape = contract::kDefaultRecImageShape;
+  int rec_batch = contract::kDefaultRecBatchSize;
+  float drop_score = contract::kDefaultRecDropScore;
+  bool use_space_char = contract::kDefaultRecUseSpaceChar;
+  bool use_cls = contract::kDefaultUseCls;
+  int64_t max_image_pixels = contract::kDefaultMaxImagePixels;  // a manifest may lower it, never raise it
 };
 
 struct Manifest {
   Params params;
-  std::string opt_version, target, det_file, cls_file, rec_file, dictionary_file;
+  std::string bundle_dir, opt_version, target, det_file, cls_file, rec_file, dictionary_file;
+  std::vector<std::pair<std::string, std::string>> files;  // name, sha256
 };
 
-// Reads BUNDLE/manifest.json. Throws std::runtime_error with a one-line reason.
+// The bundle contract (manifest.cc): the schema generated from edge_ocr/config.py, checked as the Python runtime
+// checks it (edge_ocr/schema_check.py), with the same one-line reasons.
+// Parses and checks manifest.json's text (no file is opened): types, ranges, unknown keys, file names inside the
+// bundle, every model and the dictionary listed in files. Throws std::runtime_error "BUNDLE/manifest.json: reason".
+Manifest ParseManifest(const std::string& text, const std::string& bundle_dir);
+// Throws std::invalid_argument with the reason alone (the fuzz target's entry point).
+void ValidateManifestJson(const std::string& text);
+// `text` with control characters (newline, ESC, ...) written as \xNN: every message the core prints is one line.
+std::string OneLine(const std::string& text);
+// Refuses parameters outside the schema's ranges (Params built by hand; a batch of 0 would never end).
+void ValidateParams(const Params& params);
+// Reads BUNDLE/manifest.json (a regular file of at most 1 MiB), ParseManifest, then checks every file listed in files:
+// a regular file in the bundle folder (no link, FIFO, device or folder) whose sha256 is the listed one.
 Manifest LoadManifest(const std::string& bundle_dir);
+
+// Images with the Python runtime's bounds (image_io.cc): a regular file of at most 256 MiB; JPEG, PNG or BMP whose
+// header size is read as the decoder reads it; above max_pixels a JPEG is decoded at 1/2, 1/4 or 1/8 size (scale
+// maps its pixels back to the original's) and anything else is refused; decoder memory and progressive scans bounded.
+struct LoadedImage {
+  cv::Mat bgr;
+  double scale = 1.0;             // original pixels per decoded pixel
+  int64_t width = 0, height = 0;  // the original size (EXIF orientation applied)
+  std::string warning;            // "" or one line (reduced decoding, the decoder's own complaint)
+};
+LoadedImage LoadImage(const std::string& path, int64_t max_pixels);
+LoadedImage DecodeImage(const std::string& data, const std::string& name, int64_t max_pixels);
 // The opt/runtime version rule of the Python runtime (edge_ocr/engines/lite.py, check_versions): the same major.minor
 // release passes (v2.13-rc, 2.13rc0, v2.13.1); a runtime that names a commit (a build between releases, e.g. 044ba5b)
 // cannot be compared and gets a warning; any other release pair throws, unless `force`. Returns the warning, or "".

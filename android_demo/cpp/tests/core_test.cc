@@ -6,6 +6,7 @@
 #include <deque>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 
@@ -13,6 +14,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "ocr_core.h"
+#include "sha256.h"
 
 using edge_ocr::Tensor;
 
@@ -66,11 +68,90 @@ class ReplayEngine : public edge_ocr::Engine {
 
 }  // namespace
 
+// SHA-256 against FIPS 180-4 / NIST vectors, and the parameter rules the pipeline relies on.
+int SelfTest() {
+  int failed = 0;
+  auto expect = [&](bool ok, const std::string& what) {
+    if (!ok) {
+      std::cout << "FAIL " << what << "\n";
+      ++failed;
+    }
+  };
+  const std::pair<std::string, std::string> vectors[] = {
+      {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+      {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+      {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+      {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+       "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+      {std::string(1000000, 'a'), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
+      {std::string(55, 'x'), ""}, {std::string(56, 'x'), ""}, {std::string(64, 'x'), ""}};
+  for (const auto& [text, digest] : vectors) {
+    const std::string got = edge_ocr::Sha256Hex(text);
+    if (!digest.empty()) expect(got == digest, "sha256 of " + std::to_string(text.size()) + " bytes: " + got);
+    edge_ocr::Sha256 pieces;  // fed byte by byte: the same digest
+    for (char c : text.substr(0, 4096)) pieces.Update(&c, 1);
+    expect(text.size() > 4096 || pieces.HexDigest() == got, "sha256 fed in pieces");
+  }
+  edge_ocr::ValidateParams(edge_ocr::Params{});
+  for (int bad : {0, -1, 257}) {
+    edge_ocr::Params p;
+    p.rec_batch = bad;
+    try {
+      edge_ocr::ValidateParams(p);
+      expect(false, "rec batch " + std::to_string(bad) + " accepted");
+    } catch (const std::runtime_error& e) {
+      expect(std::string(e.what()).find("rec.batch_size must be an integer from 1 to 256") != std::string::npos,
+             e.what());
+    }
+  }
+  edge_ocr::Params zero;
+  zero.cls_batch = 0;
+  try {  // the pipeline itself refuses what would loop forever
+    edge_ocr::Pipeline pipeline(zero, nullptr, nullptr, nullptr, {});
+    expect(false, "a pipeline with cls batch 0 was built");
+  } catch (const std::runtime_error&) {
+  }
+  std::cout << (failed ? "selftest failed" : "selftest ok") << "\n";
+  return failed ? 1 : 0;
+}
+
+// --load-bundle DIR [IMAGE]: the gates edge_ocr_cli passes before any model loads (LoadManifest: the contract, names,
+// sha256 and regular files; LoadCharset; LoadImage with the manifest's max_image_pixels). One line on stderr on error.
+int LoadGates(int argc, char** argv) {
+  try {
+    if (std::string(argv[1]) == "--load-image") {
+      const int64_t max_pixels = argc > 3 ? std::stoll(argv[3]) : edge_ocr::contract::kDefaultMaxImagePixels;
+      const auto image = edge_ocr::LoadImage(argv[2], max_pixels);
+      if (!image.warning.empty()) std::cerr << "core_test: warning: " << edge_ocr::OneLine(image.warning) << "\n";
+      std::cout << image.bgr.cols << "x" << image.bgr.rows << " of " << image.width << "x" << image.height
+                << " scale " << image.scale << "\n";
+      return 0;
+    }
+    const edge_ocr::Manifest m = edge_ocr::LoadManifest(argv[2]);
+    const auto charset = edge_ocr::LoadCharset(m.dictionary_file, m.params.use_space_char);
+    std::cout << "ok " << m.files.size() << " files, " << charset.size() << " classes\n";
+    if (argc > 3) {
+      const auto image = edge_ocr::LoadImage(argv[3], m.params.max_image_pixels);
+      if (!image.warning.empty()) std::cerr << "core_test: warning: " << edge_ocr::OneLine(image.warning) << "\n";
+      std::cout << image.bgr.cols << "x" << image.bgr.rows << "\n";
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "core_test: error: " << edge_ocr::OneLine(e.what()) << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: core_test GOLDEN_DIR | core_test --check-nb FILE\n";
+    std::cerr << "usage: core_test GOLDEN_DIR | --check-nb FILE | --selftest | --load-bundle DIR [IMAGE] | "
+                 "--load-image FILE [MAX_PIXELS]\n";
     return 2;
   }
+  if (std::string(argv[1]) == "--selftest") return SelfTest();
+  if ((std::string(argv[1]) == "--load-bundle" || std::string(argv[1]) == "--load-image") && argc >= 3)
+    return LoadGates(argc, argv);
   if (std::string(argv[1]) == "--check-nb" && argc == 3) {  // the .nb structure check alone, for the host tests
     try {
       edge_ocr::CheckNbFile(argv[2]);
@@ -88,9 +169,11 @@ int main(int argc, char** argv) {
     ++failed;
   };
   // The manifest and dictionary of a real bundle drive every parameter.
-  edge_ocr::Manifest manifest = edge_ocr::LoadManifest(golden);
-  auto charset = edge_ocr::LoadCharset(golden + "/" + manifest.dictionary_file.substr(golden.size() + 1),
-                                       manifest.params.use_space_char);
+  // The golden folder holds the manifest and the dictionary, not the models: the contract without the file checks.
+  std::ifstream manifest_file(golden + "/manifest.json");
+  const std::string manifest_text((std::istreambuf_iterator<char>(manifest_file)), std::istreambuf_iterator<char>());
+  edge_ocr::Manifest manifest = edge_ocr::ParseManifest(manifest_text, golden);
+  auto charset = edge_ocr::LoadCharset(manifest.dictionary_file, manifest.params.use_space_char);
   // The version rule (check_versions in edge_ocr/engines/lite.py): same major.minor passes, a commit warns, any other
   // release is refused unless forced.
   edge_ocr::Manifest v213 = manifest;
