@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ModelError
+from . import nb_probe
 from .base import inference_files
 from .nb_file import check_nb_file
 from .nb_program import NbFormatError, kernel_types
@@ -200,7 +201,7 @@ class LiteEngine:
     ) -> None:
         if not os.path.isfile(nb_path):
             raise ModelError(f"no such Paddle Lite model: {nb_path}")
-        check_nb_file(nb_path)  # a truncated .nb aborts Paddle Lite's process: refuse it before it gets there
+        check_nb_file(nb_path)  # a damaged .nb crashes Paddle Lite's process: verify all of it before it gets there
         info = inspect_nb(nb_path)
         kind = _runtime_kind(runtime)
         here = "x86" if kind == "wheel" else "arm"
@@ -214,11 +215,17 @@ class LiteEngine:
         self.info = info
         self.threads = threads
         self.runtime = kind
+        # What the verifier cannot judge (an attribute value an op cannot take) is tried once in a child process
+        # (nb_probe): a crash there is a one-line error, not this process's death. qemu is a child process already.
         if kind == "wheel":
+            nb_probe.check_loads(nb_path, "wheel", runtime_version() or "unknown")
             self._impl = _WheelPredictors(nb_path)
         elif kind == "native":
-            from .native import NativePredictor
+            from ..models import sha256_file
+            from .native import NativePredictor, library_path
 
+            library = library_path()
+            nb_probe.check_loads(nb_path, "native", "lib" + sha256_file(library)[:16], library=library)
             self._impl = NativePredictor(nb_path, threads=threads, power_mode=power_mode)
         else:
             from .native.emulated import EmulatedPredictor

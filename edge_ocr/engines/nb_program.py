@@ -143,6 +143,16 @@ def field_index(entries: list, name: str) -> int:
 # ------------------------------------------------------------------------------------------------ flatbuffers
 
 
+_U16 = struct.Struct("<H").unpack_from
+_U32 = struct.Struct("<I").unpack_from
+_I32 = struct.Struct("<i").unpack_from
+_HH = struct.Struct("<HH").unpack_from
+# Per table, per field: (index, field, label, unpack of a scalar or None, scalar width, allowed enum values or None).
+_PLAN = {name: [(index, f, f"{name}.{f.name}", struct.Struct("<" + f.sub).unpack_from if f.kind == "scalar" else None,
+                 SCALAR_SIZES.get(f.sub, 0) if f.kind == "scalar" else 0, _ENUM_VALUES.get(f.enum))
+                for index, f in enumerate(fields)] for name, fields in TABLES.items()}
+
+
 class FlatVerifier:
     """Reads flatbuffer tables of the schema, refusing anything a flatbuffers Verifier would refuse.
 
@@ -167,11 +177,12 @@ class FlatVerifier:
             self.fail(f"{what} at {pos} is not {align}-byte aligned")
 
     def _u32(self, pos: int) -> int:
-        return struct.unpack_from("<I", self.data, pos)[0]
+        return _U32(self.data, pos)[0]
 
     def _offset(self, pos: int, what: str) -> int:
-        self._span(pos, 4, 4, what)
-        relative = self._u32(pos)
+        if pos < 0 or pos + 4 > self.size or pos % 4:
+            self._span(pos, 4, 4, what)
+        relative = _U32(self.data, pos)[0]
         if relative == 0:
             self.fail(f"{what} at {pos} is a null offset")
         return pos + relative  # _span of the target checks it
@@ -188,43 +199,45 @@ class FlatVerifier:
         """A table as a tuple of (field index, value) for the fields present, values read recursively."""
         self._count()
         memo_key = (pos, name)
-        if memo_key in self._memo:
-            return self._memo[memo_key]
+        memo = self._memo.get(memo_key)
+        if memo is not None:
+            return memo
         if depth > LIMITS["max_table_depth"]:
             self.fail(f"tables nested deeper than {LIMITS['max_table_depth']}")
+        data, size = self.data, self.size
         self._span(pos, 4, 4, f"{name} table")
-        vtable = pos - struct.unpack_from("<i", self.data, pos)[0]
+        vtable = pos - _I32(data, pos)[0]
         self._span(vtable, 4, 2, f"{name} vtable")
-        vtable_size, object_size = struct.unpack_from("<HH", self.data, vtable)
+        vtable_size, object_size = _HH(data, vtable)
         if vtable_size < 4 or vtable_size % 2 or object_size < 4:
             self.fail(f"{name} vtable at {vtable} has sizes {vtable_size}/{object_size}")
         self._span(vtable, vtable_size, 2, f"{name} vtable")
         self._span(pos, object_size, 4, f"{name} table")
         slots = (vtable_size - 4) // 2
         fields = []
-        values: dict[int, object] = {}
-        for index, f in enumerate(TABLES[name]):
-            offset = struct.unpack_from("<H", self.data, vtable + 4 + 2 * index)[0] if index < slots else 0
+        previous = None
+        for index, f, what, unpack, width, enum in _PLAN[name]:
+            offset = _U16(data, vtable + 4 + 2 * index)[0] if index < slots else 0
             if offset == 0:
                 if f.required:
-                    self.fail(f"{name}.{f.name} is missing")
+                    self.fail(f"{what} is missing")
+                previous = None
                 continue
             at = pos + offset
-            what = f"{name}.{f.name}"
-            if f.kind == "scalar":
-                size = SCALAR_SIZES[f.sub]
-                if offset + size > object_size:
+            if unpack is not None:  # a scalar
+                if offset + width > object_size:
                     self.fail(f"{what} lies outside its table")
-                self._span(at, size, size, what)
-                value = struct.unpack_from("<" + f.sub, self.data, at)[0]
-                if f.enum and value not in _ENUM_VALUES[f.enum]:
+                if at + width > size or at % width:
+                    self._span(at, width, width, what)
+                value = unpack(data, at)[0]
+                if enum is not None and value not in enum:
                     self.fail(f"{what} is {value}, not a {f.enum}")
             else:
                 if offset + 4 > object_size:
                     self.fail(f"{what} lies outside its table")
                 target = self._offset(at, what)
-                value = self._value(f, target, what, depth, values.get(index - 1))
-            values[index] = value
+                value = self._value(f, target, what, depth, previous)
+            previous = value
             fields.append((index, value))
         result = tuple(fields)
         self._memo[memo_key] = result
@@ -254,11 +267,13 @@ class FlatVerifier:
 
     def vector(self, pos: int, elem: int, what: str) -> tuple[int, int]:
         self._count()
-        self._span(pos, 4, 4, f"{what} vector")
-        count = self._u32(pos)
+        if pos < 0 or pos + 4 > self.size or pos % 4:
+            self._span(pos, 4, 4, f"{what} vector")
+        count = _U32(self.data, pos)[0]
         if count > LIMITS["max_vector_length"]:
             self.fail(f"{what} has {count} elements (limit {LIMITS['max_vector_length']})")
-        self._span(pos + 4, count * elem, min(elem, 4), f"{what} elements")
+        if pos + 4 + count * elem > self.size:
+            self._span(pos + 4, count * elem, min(elem, 4), f"{what} elements")
         return pos + 4, count
 
     def string(self, pos: int, what: str) -> str:
@@ -562,11 +577,11 @@ def _check_params(data: memoryview, pos: int, param_vars: dict, summary: NbSumma
                           f"{elements * element_bytes[data_type]} bytes, it holds {nbytes}")
         biggest = max(biggest, nbytes)
         summary.params.append(NbParam(name, type_names[data_type], dims, nbytes))
-    if largest != biggest:
-        raise damaged(f"params header says the largest param has {largest} bytes, it has {biggest}")
     missing = sorted(set(param_vars) - seen)
     if missing:
         raise damaged(f"{len(missing)} parameters of the program are not stored, {missing[0]!r} first "
                       f"({count} stored)")
+    if largest != biggest:
+        raise damaged(f"params header says the largest param has {largest} bytes, it has {biggest}")
     if pos != length:
         raise damaged(f"{length - pos} bytes after the last of its {count} params")

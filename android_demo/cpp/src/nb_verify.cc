@@ -537,12 +537,16 @@ void CheckParams(const uint8_t* data, size_t size, uint64_t pos, Program* progra
     biggest = std::max(biggest, nbytes);
     ++info->params;
   }
+  size_t missing = 0;
+  std::string first;
+  for (const auto& entry : program->params)
+    if (!seen.count(entry.first) && !missing++) first = entry.first;
+  if (missing)
+    Damaged(std::to_string(missing) + " parameters of the program are not stored, '" + first + "' first (" +
+            std::to_string(count) + " stored)");
   if (largest != biggest)
     Damaged("params header says the largest param has " + std::to_string(largest) + " bytes, it has " +
             std::to_string(biggest));
-  for (const auto& entry : program->params)
-    if (!seen.count(entry.first))
-      Damaged("parameter '" + entry.first + "' of the program is not stored (" + std::to_string(count) + " stored)");
   if (cursor.pos != size)
     Damaged(std::to_string(size - cursor.pos) + " bytes after the last of its " + std::to_string(count) + " params");
 }

@@ -94,13 +94,18 @@ class EmulatedPredictor:
     def __init__(self, nb_path: str, threads: int = 1, power_mode: str | None = None,
                  cpuinfo: str | None = None) -> None:
         self.model_path = nb_path
+        self._signal = ""
         cmd = [qemu_path(), "-L", qemu_prefix(cpuinfo or default_cpuinfo()), runner_path(), os.path.abspath(nb_path),
                str(int(threads)), str(power_mode_value(power_mode))]
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
-        magic = self._read(4)
+        magic = self._proc.stdout.read(4) if self._proc.stdout else b""
         if magic != b"EOL1":
-            raise ModelError(f"cannot load {nb_path} on the emulated ARM runtime: {self._died()}")
+            reason = self._died()
+            if self._signal:  # the verifier passed it, Paddle Lite crashed on it: one line, as nb_probe words it
+                raise ModelError(f"{nb_path}: Paddle Lite crashed loading it ({self._signal}) on the emulated ARM "
+                                 f"runtime; the file is damaged or not a model this runtime reads")
+            raise ModelError(f"cannot load {nb_path} on the emulated ARM runtime: {reason}")
         status = self._read_int()
         text = self._read_text()
         if status:
@@ -129,7 +134,11 @@ class EmulatedPredictor:
         lines = [ln.strip() for ln in self._stderr.read().decode("utf-8", "replace").splitlines() if ln.strip()]
         fatal = [ln for ln in lines if ln.startswith(("[F", "F ")) or "Check failed" in ln or "rror" in ln]
         reason = (fatal or lines or ["no output"])[-1][:300]
-        how = f"signal {-code}" if code and code < 0 else f"exit {code}"
+        if code and code < 0:
+            from ..nb_probe import signal_name
+
+            self._signal = signal_name(-code)
+        how = f"{self._signal}" if code and code < 0 else f"exit {code}"
         return f"{reason} ({how})"
 
     def run(self, batch: np.ndarray) -> np.ndarray:
