@@ -28,6 +28,17 @@ log = logging.getLogger(__name__)
 NB_NAMES = {"det": "det.nb", "cls": "cls.nb", "rec": "rec.nb"}
 
 
+def clear_version_padding(nb_path: str) -> None:
+    """Zero what follows the NUL of the .nb's char[16] opt version (bytes 2-17): opt leaves whatever its stack held
+    there, so the same model gave other bytes on every export. Paddle Lite reads the string up to its NUL."""
+    with open(nb_path, "r+b") as handle:
+        field = handle.read(18)[2:]
+        end = field.find(b"\0")
+        if len(field) == 16 and end >= 0 and field[end:] != bytes(16 - end):
+            handle.seek(2 + end)
+            handle.write(bytes(16 - end))
+
+
 def export_bundle(
     models_dir: str,
     out_dir: str,
@@ -74,6 +85,7 @@ def export_bundle(
                           weight_bits=weight_bits, keep_attrs=keep_attrs)
             if compact_program:
                 compact_nb(nb, drop_calibration=not keep_attrs)
+            clear_version_padding(nb)
             info = inspect_nb(nb)
             models[role] = {
                 "file": NB_NAMES[role],

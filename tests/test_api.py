@@ -147,3 +147,18 @@ def test_the_shipped_registry_lists_only_releases_whose_files_are_committed():
         assert check_release(release) and release.verified_on_arm.get("passed"), release.name
     proc = run_cli("models", "list")
     assert proc.returncode == 0 and "released bundles" in proc.stdout
+
+
+@pytest.mark.slow
+def test_the_same_models_export_to_the_same_bytes(models_dir, tmp_path):
+    """opt leaves stack bytes after its version string; export clears them, so a model gives one .nb (a recipe run
+    twice on the same trained models ships identical files; only the manifest's "created" differs)."""
+    from edge_ocr import export
+
+    first, second = (export(models_dir, str(tmp_path / name), target="arm", include_cls=False) for name in "ab")
+    for name in ("det.nb", "rec.nb"):
+        with open(os.path.join(first.path, name), "rb") as a, open(os.path.join(second.path, name), "rb") as b:
+            data = a.read()
+            assert data == b.read(), name
+        assert data[2:18] == b"v2.13-rc" + bytes(8)
+    assert first.manifest["files"] == second.manifest["files"]
