@@ -37,6 +37,10 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--accuracy", nargs="*", default=[], metavar="NAME=EVAL.json",
                         help="eval or compress reports whose scores belong to a variant")
     parser.add_argument("--merge", nargs="*", default=[], metavar="RESULTS.json", help="results from another machine")
+    parser.add_argument("--estimate", nargs="+", metavar="CORE@GHZ",
+                        help="estimate the bundles' ARM latency instead of measuring (cortex-a72@1.5, "
+                             "cortex-a76@2.84, cortex-a55@1.8): the real ARM runtime's instructions under qemu, "
+                             "costed by llvm-mca; --merge puts board measurements beside them")
     parser.add_argument("--out-dir", default=None, help="default benchmarks/results when run in the repo, else .")
     parser.add_argument("--name", help="file stem (default DATE-MACHINE)")
     parser.set_defaults(func=run_bench)
@@ -80,6 +84,10 @@ def run_bench(args: argparse.Namespace) -> int:
     from .measure import machine_info, measure_in_subprocess
     from .report import plots, to_markdown
 
+    if args.estimate:
+        from .estimate.cli import run_estimate
+
+        return run_estimate(args)
     images = list_images(args.images)
     if not images:
         raise EdgeOCRError("no images to benchmark")

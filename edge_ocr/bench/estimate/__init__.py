@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from ...models import default_cache_dir
 from .attribute import Attributor, classify
-from .cores import CORES, Core, Target, parse_target
+from .cores import CORES, Core, Target, calibration, parse_target, profile_digest
 from .costing import CycleCache, disassemble
 from .memory import activation_names, bytes_moved, read_graph
 from .trace import run_trace
@@ -53,9 +53,7 @@ class RunCost:
 
 
 def bandwidth_gbs(core: Core) -> float | None:
-    if core.bandwidth_gbs is None and core.borrow:
-        return CORES[core.borrow].bandwidth_gbs
-    return core.bandwidth_gbs
+    return calibration(core).get("bandwidth_gbs")
 
 
 def latency_ms(cost: RunCost, target: Target, bandwidth: float | None = None) -> dict[str, float]:
@@ -75,7 +73,8 @@ def _file_digest(path: str) -> str:
 
 
 def _cache_path(nb_path: str, shape: tuple[int, ...], core: Core) -> str:
-    key = f"v{CACHE_VERSION}-{_file_digest(nb_path)}-{core.name}-{'x'.join(map(str, shape))}.json"
+    key = (f"v{CACHE_VERSION}-{_file_digest(nb_path)}-{core.name}-{profile_digest(core)}-"
+           f"{'x'.join(map(str, shape))}.json")
     return os.path.join(default_cache_dir(), "estimate", "runs", key)
 
 

@@ -7,8 +7,11 @@ Each core names the board whose published Paddle Lite latencies validate it, the
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ...errors import EdgeOCRError
 
@@ -18,15 +21,15 @@ class Core:
     name: str
     mca_cpu: str  # llvm-mca -mcpu
     mca_note: str  # which scheduling model that is
-    part: int  # /proc/cpuinfo "CPU part" (implementer 0x41, ARM)
+    implementer: int  # /proc/cpuinfo "CPU implementer"
+    part: int  # /proc/cpuinfo "CPU part": Paddle Lite knows the architecture (and sdot support) from it
     variant: int
     features: str  # /proc/cpuinfo "Features": asimddp selects Paddle Lite's sdot int8 kernels
     caches_kb: tuple[int, ...]  # per-core data/unified caches, L1d first, as /sys shows them to Paddle Lite
     default_ghz: float
     board: str  # the board whose published latencies validate this core
-    bandwidth_gbs: float | None  # fitted memory constant (None: not validated, borrowed from `borrow`)
-    borrow: str | None = None
-    validation: str = ""  # one line: max |error| over the validation set, or why there is none
+    borrow: str | None = None  # not validated: the core whose memory constant it uses
+    note: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -36,19 +39,46 @@ V82_FEATURES = BASE_FEATURES + " atomics fphp asimdhp asimdrdm lrcpc dcpop asimd
 CORES = {
     "cortex-a72": Core(
         name="cortex-a72", mca_cpu="cortex-a72", mca_note="LLVM's cortex-a72 = its Cortex-A57 scheduling model",
-        part=0xD08, variant=0, features=BASE_FEATURES, caches_kb=(32, 1024), default_ghz=1.5,
-        board="RK3399 (A72 @1.8 GHz)", bandwidth_gbs=None, aliases=("a72", "pi4")),
+        implementer=0x41, part=0xD08, variant=0, features=BASE_FEATURES, caches_kb=(32, 1024), default_ghz=1.5,
+        board="RK3399 (A72 @1.8 GHz)", aliases=("a72", "pi4")),
     "cortex-a76": Core(
         name="cortex-a76", mca_cpu="neoverse-n1", mca_note="LLVM's Neoverse-N1 model (the A76's server twin; LLVM's "
-        "cortex-a76 is still the A57 model)", part=0xD0B, variant=1, features=V82_FEATURES,
-        caches_kb=(64, 512, 2048), default_ghz=2.84, board="Snapdragon 855 (A76 @2.84 GHz)", bandwidth_gbs=None,
+        "cortex-a76 is still the A57 model)",
+        # as a Snapdragon 855 reports its A76-class cores (Kryo 485 Gold): this Paddle Lite does not take ARM's A76
+        # part number 0xd0b as dot-product capable and would pick the smlal int8 kernels
+        implementer=0x51, part=0x804, variant=0xD, features=V82_FEATURES,
+        caches_kb=(64, 512, 2048), default_ghz=2.84, board="Snapdragon 855 (A76 @2.84 GHz)",
         aliases=("a76", "sd855")),
     "cortex-a55": Core(
-        name="cortex-a55", mca_cpu="cortex-a55", mca_note="LLVM's Cortex-A55 model (in order)", part=0xD05,
-        variant=1, features=V82_FEATURES, caches_kb=(32, 128, 2048), default_ghz=1.8, board="none",
-        bandwidth_gbs=None, borrow="cortex-a76", validation="not validated: no published A55 latencies; memory "
+        name="cortex-a55", mca_cpu="cortex-a55", mca_note="LLVM's Cortex-A55 model (in order)", implementer=0x41,
+        part=0xD05, variant=1, features=V82_FEATURES, caches_kb=(32, 128, 2048), default_ghz=1.8, board="none",
+        borrow="cortex-a76", note="not validated: no published A55 latencies; memory "
         "constant borrowed from the A76 (same SoC)", aliases=("a55",)),
 }
+
+
+CALIBRATION_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "calibration.json")
+
+
+@lru_cache(maxsize=1)
+def _calibration() -> dict:
+    try:
+        with open(CALIBRATION_PATH) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def calibration(core: Core) -> dict:
+    """The core's fitted memory constant and validation error (``benchmarks/estimate_validation.py`` writes them);
+    an unvalidated core borrows its ``borrow`` core's constant and says so. Empty when never calibrated."""
+    own = _calibration().get(core.name)
+    if own:
+        return dict(own, validated=True)
+    lent = _calibration().get(core.borrow or "")
+    if lent:
+        return {"bandwidth_gbs": lent["bandwidth_gbs"], "validated": False, "note": core.note}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -84,7 +114,16 @@ def cpuinfo_text(core: Core, processors: int = 2) -> str:
     from the part number and the caches from /sys (both faked by the prefix) instead of its own SoC table."""
     parts = []
     for cpu in range(processors):
-        parts.append(f"processor\t: {cpu}\nBogoMIPS\t: 38.40\nFeatures\t: {core.features}\nCPU implementer\t: 0x41\n"
-                     f"CPU architecture: 8\nCPU variant\t: {core.variant:#x}\nCPU part\t: {core.part:#x}\n"
+        parts.append(f"processor\t: {cpu}\nBogoMIPS\t: 38.40\nFeatures\t: {core.features}\n"
+                     f"CPU implementer\t: {core.implementer:#x}\nCPU architecture: 8\n"
+                     f"CPU variant\t: {core.variant:#x}\nCPU part\t: {core.part:#x}\n"
                      "CPU revision\t: 0\n")
     return "\n".join(parts) + f"\nHardware\t: edge-ocr estimate {core.name}\n"
+
+
+def profile_digest(core: Core) -> str:
+    """Names what the emulated runtime sees of the core (cpuinfo, caches, clock): a trace belongs to it."""
+    import hashlib
+
+    text = cpuinfo_text(core) + repr((core.caches_kb, core.default_ghz))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

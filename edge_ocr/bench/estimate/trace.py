@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ...errors import EdgeOCRError
 from ...models import default_cache_dir
-from .cores import Core, cpuinfo_text
+from .cores import Core, cpuinfo_text, profile_digest
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def core_prefix(core: Core, processors: int = 2) -> str:
     """A qemu ``-L`` prefix: the core's cpuinfo, its caches and clock in /sys, ``lib`` -> the aarch64 libc."""
     if not os.path.isdir(os.path.join(AARCH64_LIBC, "lib")):
         raise EdgeOCRError(f"{AARCH64_LIBC}/lib is missing: install Debian's libc6-arm64-cross")
-    prefix = os.path.join(default_cache_dir(), "qemu-prefix", f"estimate-v1-{core.name}")
+    prefix = os.path.join(default_cache_dir(), "qemu-prefix", f"estimate-{core.name}-{profile_digest(core)}")
     if os.path.isfile(os.path.join(prefix, "proc", "cpuinfo")):
         return prefix
     os.makedirs(os.path.dirname(prefix), exist_ok=True)
