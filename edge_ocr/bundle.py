@@ -91,15 +91,18 @@ def _refuse_constant(name: str) -> None:
 
 
 def _check_file(bundle_dir: str, name: str, expected: str) -> None:
+    """``x-files``: a regular file in the bundle folder, never followed through a link, whose sha256 is ``expected``
+    (the C++ core's CheckBundleFile gives the same reasons)."""
     file_path = os.path.join(bundle_dir, name)
     try:
         info = os.lstat(file_path)
     except OSError:
-        raise ModelError(f"bundle {bundle_dir} lacks {name}") from None
+        raise ModelError(f"bundle {bundle_dir} lacks {show(name)}") from None
     if not stat.S_ISREG(info.st_mode):  # a symlink could point anywhere on the system
-        raise ModelError(f"bundle {bundle_dir}: {name} is not a regular file (links are refused)")
+        raise ModelError(f"bundle {bundle_dir}: {show(name)} is not a regular file (links are refused)")
     if sha256_file(file_path) != expected:
-        raise ModelError(f"bundle {bundle_dir}: {name} does not match its sha256 in the manifest (damaged or edited)")
+        raise ModelError(f"bundle {bundle_dir}: {show(name)} does not match its sha256 in the manifest "
+                         "(damaged or edited)")
 
 
 def load_bundle(path: str, check_files: bool = True) -> Bundle:
