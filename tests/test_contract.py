@@ -14,7 +14,7 @@ import pytest
 
 from edge_ocr import contract
 from edge_ocr.bundle import validate_manifest
-from edge_ocr.config import MAX_DET_PIXELS, MAX_DET_SIDE, MAX_DET_SIDE_LEN, _RULES, DetParams, PipelineParams
+from edge_ocr.config import _RULES, MAX_DET_PIXELS, MAX_DET_SIDE, MAX_DET_SIDE_LEN, DetParams, PipelineParams
 from edge_ocr.det import resize_for_det
 from edge_ocr.schema_check import check
 
@@ -114,7 +114,8 @@ def _manifest() -> dict:
 @pytest.mark.parametrize(
     "path, value, message",
     [
-        ("models/det/file", "../det.nb", 'models.det.file must be a file name inside the bundle folder, not "../det.nb"'),
+        ("models/det/file", "../det.nb", 'models.det.file must be a file name inside the bundle folder, not '
+                                         '"../det.nb"'),
         ("models/det/file", "/etc/passwd", "models.det.file must be a file name inside the bundle folder"),
         ("models/det/file", "sub/det.nb", "models.det.file must be a file name inside the bundle folder"),
         ("models/det/file", "manifest.json", "models.det.file must be a file name inside the bundle folder"),
