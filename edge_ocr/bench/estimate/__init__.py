@@ -82,6 +82,8 @@ def estimate_model(nb_path: str, shapes: list[tuple[int, ...]], core: Core, use_
                    timeout: float | None = None) -> list[RunCost]:
     """The cost of one run of ``nb_path`` at each input shape on ``core`` (traced once for all shapes not cached)."""
     shapes = [tuple(int(d) for d in s) for s in shapes]
+    with open(nb_path, "rb") as handle:
+        variables, ops = read_graph(handle.read())
     results: dict[tuple[int, ...], RunCost] = {}
     for shape in dict.fromkeys(shapes):
         path = _cache_path(nb_path, shape, core)
@@ -89,11 +91,11 @@ def estimate_model(nb_path: str, shapes: list[tuple[int, ...]], core: Core, use_
             with open(path) as handle:
                 data = json.load(handle)
             data["shape"] = tuple(data["shape"])
+            # weights do not depend on the run: count them from the model as this version does
+            data["weight_bytes"] = bytes_moved(variables, ops, {})[1]
             results[shape] = RunCost(**data)
     todo = [s for s in dict.fromkeys(shapes) if s not in results]
     if todo:
-        with open(nb_path, "rb") as handle:
-            variables, ops = read_graph(handle.read())
         trace = run_trace(nb_path, todo, core, activation_names(variables, ops), timeout=timeout)
         attributor = Attributor(trace.objects)
         cache = CycleCache(core.mca_cpu)

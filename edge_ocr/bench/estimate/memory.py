@@ -10,6 +10,7 @@ from ...engines.nb_program import field_index, read_program, schema
 VAR_BYTES = {0: 1, 1: 2, 2: 4, 3: 8, 4: 2, 5: 4, 6: 8, 20: 1, 21: 1}  # framework.proto VarType -> bytes
 PRECISION_BYTES = {1: 4, 2: 1, 3: 4, 5: 2, 6: 1, 7: 8, 8: 2, 9: 1, 10: 8}  # lite_api::PrecisionType -> bytes
 LOD_TENSOR_TYPE = 7
+KERNEL_ATTR = "__@kernel_type_attr@__"
 
 
 @dataclass
@@ -25,6 +26,12 @@ class Op:
     type: str
     inputs: list[str]
     outputs: list[str]
+    kernel: str = ""  # op/alias/target/precision/layout, e.g. conv2d/int8_out/4/2/1
+
+    @property
+    def int8(self) -> bool:
+        parts = self.kernel.split("/")
+        return len(parts) == 5 and parts[3] == "2"
 
 
 def _get(table: str, fields: tuple, name: str, default=None):
@@ -57,7 +64,9 @@ def read_graph(data: bytes) -> tuple[dict[str, Var], list[Op]]:
             continue
         names = {key: [n for arg in _get("OpDesc", op, key, ()) for n in _get("OpVar", arg, "arguments", ())]
                  for key in ("inputs", "outputs")}
-        ops.append(Op(op_type, names["inputs"], names["outputs"]))
+        kernel = next((_get("Attr", attr, "s", "") for attr in _get("OpDesc", op, "attrs", ())
+                       if _get("Attr", attr, "name") == KERNEL_ATTR), "")
+        ops.append(Op(op_type, names["inputs"], names["outputs"], kernel))
     return variables, ops
 
 
@@ -74,7 +83,8 @@ def activation_names(variables: dict[str, Var], ops: list[Op]) -> list[str]:
 
 def bytes_moved(variables: dict[str, Var], ops: list[Op],
                 runtime: dict[str, tuple[int, tuple[int, ...]]]) -> tuple[int, int]:
-    """(activation bytes, weight bytes) read + written over all ops."""
+    """(activation bytes, weight bytes) read + written over all ops: activations at the runtime's shapes and
+    precisions, weights at their element size (1 byte for the weights of an int8 kernel)."""
     act = weights = 0
     for op in ops:
         for name in dict.fromkeys(op.inputs + op.outputs):
@@ -90,6 +100,9 @@ def bytes_moved(variables: dict[str, Var], ops: list[Op],
             for d in dims:
                 count *= max(int(d), 1)
             if var.persistable:
+                # an int8 kernel's weights are int8 in memory, though the program declares them float32
+                if op.int8 and len(var.dims) >= 2:
+                    size = 1
                 weights += count * size
             else:
                 act += count * size
