@@ -139,15 +139,22 @@ def main() -> int:
     worst = max((abs(r["error_pct"]) for r in predicted), default=0.0)
     summary = {board: max((abs(r["error_pct"]) for r in predicted if r["board"] == board), default=0.0)
                for board in BOARDS}
+    ranges: dict[str, dict[str, list[float]]] = {board: {} for board in BOARDS}
+    for board in BOARDS:
+        for precision in ("fp32", "int8"):
+            errors = [r["error_pct"] for r in predicted if r["board"] == board and r["precision"] == precision]
+            if errors:
+                ranges[board][precision] = [min(errors), max(errors)]
     report = {"created": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
               "command": "python benchmarks/estimate_validation.py " + " ".join(sys.argv[1:]), "method": METHOD,
               "fit": {"model": "/".join(FIT_MODEL), "bandwidth_gbs": bandwidth}, "max_abs_error_pct": worst,
-              "max_abs_error_pct_by_board": summary, "rows": rows, "published": published["source"]}
+              "max_abs_error_pct_by_board": summary, "error_range_pct": ranges, "rows": rows,
+              "published": published["source"]}
     write_json(os.path.join(RESULTS, "estimate-validation.json"), report)
     write_text(os.path.join(RESULTS, "estimate-validation.md"), to_markdown(report))
     if set(args.models) == set(MODELS):
         calibration = {core: {"board": board, "ghz": BOARDS[board][1], "bandwidth_gbs": round(bandwidth[board], 3),
-                              "max_abs_error_pct": summary[board],
+                              "max_abs_error_pct": summary[board], "error_range_pct": ranges[board],
                               "validated_on": f"{len(predicted) // len(BOARDS)} points (MobileNetV1/V2/V3-L/V3-S, "
                                               "ResNet50; FP32 + PTQ int8; v2.11 published, 1 thread)"}
                        for board, (core, _) in BOARDS.items()}
@@ -162,7 +169,10 @@ def to_markdown(report: dict) -> str:
              f"1x3x224x224). One bandwidth constant per board, fitted on {report['fit']['model']} only: "
              + ", ".join(f"{b} {v:.2f} GB/s" for b, v in report["fit"]["bandwidth_gbs"].items())
              + f". Every other point is a prediction: max |error| {report['max_abs_error_pct']:.1f} % ("
-             + ", ".join(f"{b} {v:.1f} %" for b, v in report["max_abs_error_pct_by_board"].items()) + ").", "",
+             + ", ".join(f"{b} {v:.1f} %" for b, v in report["max_abs_error_pct_by_board"].items()) + "). Error "
+             "range by precision: " + "; ".join(f"{b} {p} {lo:+.1f} … {hi:+.1f} %"
+                                                for b, per in report["error_range_pct"].items()
+                                                for p, (lo, hi) in per.items()) + ".", "",
              f"Made by `{report['command']}` on {report['machine'].get('cpu') or report['machine'].get('arch')} "
              f"({report['created']}); the ARM runtime is Paddle Lite 2.12 (044ba5b) under qemu-aarch64, models "
              "rebuilt from paddle.vision.models (random weights) and converted by opt 2.13rc0.", "",

@@ -89,7 +89,8 @@ def test_block_counter_counts_marked_runs_only(tiny_nb):
     a, b, wide = (_instructions(first, r) for r in first.regions)
     c = _instructions(again, again.regions[0])
     assert a > 1_000_000
-    assert abs(a - b) <= 0.001 * a and abs(a - c) <= 0.001 * a, (a, b, c)
+    # the same work each time; allocator paths differ by a few thousand instructions between processes
+    assert abs(a - b) <= 0.005 * a and abs(a - c) <= 0.005 * a, (a, b, c)
     assert wide > 1.5 * a
     lib = [base for base, path in first.objects if path.endswith("libpaddle_light_api_shared.so")]
     assert lib, first.objects

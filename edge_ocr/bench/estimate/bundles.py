@@ -119,6 +119,10 @@ def validation_text(entry: dict) -> str:
     if not cal:
         return "uncalibrated: no memory term (run benchmarks/estimate_validation.py)"
     if cal.get("validated"):
+        ranges = cal.get("error_range_pct") or {}
+        if ranges:
+            parts = ", ".join(f"{p} {lo:+.0f}…{hi:+.0f} %" for p, (lo, hi) in ranges.items())
+            return f"{parts} on {cal.get('board', 'its board')}"
         return f"±{cal['max_abs_error_pct']:.0f} % max on {cal.get('board', 'its board')}"
     return cal.get("note") or "not validated"
 
