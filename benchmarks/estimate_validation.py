@@ -176,6 +176,12 @@ def to_markdown(report: dict) -> str:
              f"Made by `{report['command']}` on {report['machine'].get('cpu') or report['machine'].get('arch')} "
              f"({report['created']}); the ARM runtime is Paddle Lite 2.12 (044ba5b) under qemu-aarch64, models "
              "rebuilt from paddle.vision.models (random weights) and converted by opt 2.13rc0.", "",
+             "The A72 costing has one pipe rule on top of llvm-mca's Cortex-A57 model, with no fitted number: in "
+             "blocks dominated by widening integer multiplies, `sadalp` issues on the multiplies' pipe. Without it "
+             "every A72 int8 point was 11-26 % fast while FP32 and SD855 points were not; one rule closes all five "
+             "(`benchmarks/results/estimate-a72-int8.md`, `python benchmarks/estimate_a72_int8.py`). It is a "
+             "hypothesis about the A72 that fits Paddle Lite's published numbers, not a documented pipe assignment: "
+             "a board run (`edge-ocr bench` on a Pi 4, `--merge`) is the check.", "",
              "| model | precision | board (core) | published ms | estimate ms | compute ms | memory ms | error | "
              "M instr. | MB moved |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]

@@ -132,3 +132,17 @@ def test_estimate_report_is_labelled(arm_bundle, img11, tmp_path):
     estimates, measured = markdown.split("## Measured on boards")
     assert "1234.5" in measured and "1234.5" not in estimates
     assert np.isfinite(entry["e2e_ms"])
+
+
+def test_a72_pipe_rule():
+    """On the A72, widening multiplies and sadalp share one pipe: a multiply-bound block takes at least one cycle
+    per such op; other blocks and other cores keep llvm-mca's cycles."""
+    from edge_ocr.bench.estimate import pipe_rule_cycles
+
+    block = ["smull v8.8h, v0.8b, v6.8b", "smlal2 v8.8h, v0.16b, v6.16b", "sadalp v16.4s, v8.8h",
+             "smull v9.8h, v1.8b, v6.8b", "smlal2 v9.8h, v1.16b, v6.16b", "sadalp v17.4s, v9.8h", "b.gt #-24"]
+    assert pipe_rule_cycles(CORES["cortex-a72"], block, 4.0) == 2.0
+    assert pipe_rule_cycles(CORES["cortex-a72"], block, 7.0) == 0.0
+    assert pipe_rule_cycles(CORES["cortex-a76"], block, 4.0) == 0.0
+    fp32 = ["fmla v0.4s, v1.4s, v2.s[0]"] * 6 + ["sadalp v16.4s, v8.8h"]
+    assert pipe_rule_cycles(CORES["cortex-a72"], fp32, 3.0) == 0.0

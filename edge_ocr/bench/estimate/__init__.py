@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -46,6 +47,7 @@ class RunCost:
     weight_bytes: int
     family_cycles: dict[str, float] = field(default_factory=dict)
     llvm: str = ""
+    rule_cycles: float = 0.0  # cycles the core's pipe rule added to llvm-mca's (included in ``cycles``)
 
     @property
     def bytes(self) -> int:
@@ -104,20 +106,22 @@ def estimate_model(nb_path: str, shapes: list[tuple[int, ...]], core: Core, use_
         asm = disassemble(codes, cache.llvm_mc)
         cycles = dict(zip(used, cache.cycles(codes, asm)))
         text = dict(zip(used, asm))
+        extra = {b: pipe_rule_cycles(core, text[b], cycles[b]) for b in used}
         for region in trace.regions:
             # a kernel family per function, from the instructions it executed in this run
             per_function: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
             function_cycles: dict[str, float] = defaultdict(float)
             function_object: dict[str, str] = {}
             instructions = 0
-            total = 0.0
+            total = added = 0.0
             for b, count in region.counts.items():
                 block = trace.blocks[b]
                 obj, function = attributor.locate(block.vaddr)
                 function_object[function] = obj
                 instructions += count * block.ninsns
-                total += count * cycles[b]
-                function_cycles[function] += count * cycles[b]
+                total += count * (cycles[b] + extra[b])
+                added += count * extra[b]
+                function_cycles[function] += count * (cycles[b] + extra[b])
                 for insn in text[b]:
                     per_function[function][insn] += count
             families: dict[str, float] = defaultdict(float)
@@ -125,10 +129,25 @@ def estimate_model(nb_path: str, shapes: list[tuple[int, ...]], core: Core, use_
                 families[classify(per_function[function], function_object[function])] += spent
             act, weights = bytes_moved(variables, ops, region.tensors)
             cost = RunCost(os.path.basename(nb_path), tuple(region.shape), core.name, instructions, total, act,
-                           weights, dict(families), f"llvm-mca {cache.llvm_version} -mcpu={core.mca_cpu}")
+                           weights, dict(families), f"llvm-mca {cache.llvm_version} -mcpu={core.mca_cpu}", added)
             results[cost.shape] = cost
             _save(_cache_path(nb_path, cost.shape, core), asdict(cost))
     return [results[s] for s in shapes]
+
+
+_WIDENING = re.compile(r"^[su](mull|mlal)2? ")
+_PAIRWISE = re.compile(r"^[su]adalp ")
+
+
+def pipe_rule_cycles(core: Core, insns: list[str], cycles: float) -> float:
+    """Cycles the core's pipe rule adds to llvm-mca's for one block (see ``Core.multiply_pipe_takes_sadalp``)."""
+    if not core.multiply_pipe_takes_sadalp:
+        return 0.0
+    widening = sum(1 for insn in insns if _WIDENING.match(insn))
+    if not widening or widening < 0.25 * len(insns):
+        return 0.0
+    pairwise = sum(1 for insn in insns if _PAIRWISE.match(insn))
+    return max(0.0, widening + pairwise - cycles)
 
 
 def _save(path: str, data: dict) -> None:
