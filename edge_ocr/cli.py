@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from .errors import EdgeOCRError
+from .errors import EdgeOCRError, OutputError, describe_os_error, printable
 
 log = logging.getLogger("edge_ocr")
 
@@ -67,6 +67,66 @@ def write_json_atomic(path: str, data) -> None:
         raise EdgeOCRError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def check_input_paths(paths: list[str]) -> None:
+    """Every path exists and can be reached: one precise line for the first that cannot (a missing file, a path
+    too long for the system, a symbolic link loop, a permission)."""
+    from .images import display_path
+
+    for path in paths:
+        try:
+            os.stat(path)
+        except OSError as exc:
+            raise EdgeOCRError(f"{display_path(path)}: {describe_os_error(exc)}") from None
+        except ValueError:  # an embedded NUL byte
+            raise EdgeOCRError(f"{display_path(path)}: not a valid path (it contains a NUL byte)") from None
+
+
+def model_files(args: argparse.Namespace) -> list[str]:
+    """The files a run reads its models from (--models, --bundle folder, --det-model): inputs too, that no output
+    may replace."""
+    found: list[str] = []
+    for root in (getattr(args, "models", None), getattr(args, "bundle", None), getattr(args, "det_model", None)):
+        if not root:
+            continue
+        if os.path.isfile(root):
+            found.append(root)
+        elif os.path.isdir(root):
+            for folder, _, names in os.walk(root):
+                found.extend(os.path.join(folder, name) for name in names)
+    return found
+
+
+def check_outputs_apart(outputs: list[tuple[str, str]], inputs) -> None:
+    """Refuse, before any work, an output that is one of the run's inputs (the same file by device and inode: also
+    through another spelling of its path or a hard link) or another output of the same run. ``outputs`` are
+    (option, path) pairs; ``inputs`` any paths the run reads."""
+    from .images import display_path
+
+    def identity(path: str):
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        return info.st_dev, info.st_ino
+
+    read = {}
+    for path in inputs:
+        key = identity(path)
+        if key is not None:
+            read.setdefault(key, path)
+    written: dict = {}
+    for option, path in outputs:
+        key = identity(path)
+        if key is not None and key in read:
+            raise OutputError(f"{option} {display_path(path)} is an input of this run ({display_path(read[key])}): "
+                              "refusing to overwrite it")
+        for other in {key, ("path", os.path.realpath(path))} - {None}:
+            if other in written:
+                raise OutputError(f"{option} {display_path(path)} is also the target of {written[other]}: give "
+                                  "each output its own file")
+            written[other] = option
+
+
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     """--models / --bundle / --engine / --threads / --power-mode / --no-cls, shared by predict, eval and bench."""
     source = parser.add_mutually_exclusive_group()
@@ -111,7 +171,7 @@ def _note(message: str) -> None:
     """One line on stderr, once per run (every worker's pipeline would repeat it)."""
     if message not in _noted:
         _noted.add(message)
-        print(f"edge-ocr: note: {message}", file=sys.stderr)
+        print(f"edge-ocr: note: {printable(message)}", file=sys.stderr)
 
 
 def build_pipeline(args: argparse.Namespace):
@@ -123,6 +183,11 @@ def build_pipeline(args: argparse.Namespace):
 
 
 # ------------------------------------------------------------------------------------------------ predict
+
+# Each worker builds its own pipeline (about 200 MB of FP32 predictors, measured with benchmarks/image_bombs.py),
+# while decodes run one at a time (edge_ocr.images): with 2 workers a folder of 64 MP images stays under 1.5 GB.
+_WORKERS_ENV = os.environ.get("EDGE_OCR_MAX_WORKERS", "")
+MAX_WORKERS = int(_WORKERS_ENV) if _WORKERS_ENV.isdigit() and int(_WORKERS_ENV) > 0 else 2
 
 
 @command("predict")
@@ -145,17 +210,27 @@ def run_predict(args: argparse.Namespace) -> int:
     from .images import display_path, list_images
     from .parallel import PipelinePool, split_threads
 
-    missing = [p for p in args.inputs if not os.path.exists(p)]
-    if missing:
-        raise EdgeOCRError(f"{display_path(missing[0])}: no such file or folder")
+    check_input_paths(args.inputs)
     paths = list_images(args.inputs)
     if not paths:
         raise EdgeOCRError("no images found in " + ", ".join(map(display_path, args.inputs)))
-    # Every output target is checked before any OCR: a run never ends at an output it cannot write.
+    # Every output target is checked before any OCR: a run never ends at an output it cannot write, and never
+    # writes over one of its inputs.
+    inputs = paths + model_files(args)
     if args.json:
         check_output_file(args.json)
+        check_outputs_apart([("--json", args.json)], inputs)
     drawings = plan_drawings(paths, args.draw) if args.draw else {}
-    workers, args.threads = split_threads(args.threads, len(paths), args.workers)
+    if drawings:
+        check_outputs_apart([("--json", args.json)] * bool(args.json) + [("--draw", t) for t in drawings.values()],
+                            inputs)
+    total_threads = args.threads
+    workers, args.threads = split_threads(total_threads, len(paths), args.workers)
+    if workers > MAX_WORKERS:
+        if args.workers:
+            _note(f"--workers {workers} capped to {MAX_WORKERS}: each worker holds its own models (about 200 MB), "
+                  "and the cap keeps a run under 1.5 GB (EDGE_OCR_MAX_WORKERS raises it)")
+        workers, args.threads = split_threads(total_threads, len(paths), MAX_WORKERS)
     factory = pipeline_factory(args)
     first = factory()  # model errors surface here, before any worker starts
     log.info("%d worker(s) x %d thread(s)", workers, args.threads)
@@ -169,13 +244,27 @@ def run_predict(args: argparse.Namespace) -> int:
             results.append(result)
             failed += bool(result.error)
             _report(result, args, show_bar)
-    if args.json:
-        write_json_atomic(args.json, [r.to_dict() for r in results])
+    if args.json and not write_or_print(args.json, [r.to_dict() for r in results], "--json"):
+        return 1
     if failed:
         where = f"; the JSON has every result and each error ({args.json})" if args.json else ""
-        print(f"edge-ocr: {failed} of {len(paths)} image(s) failed{where}", file=sys.stderr)
+        print(printable(f"edge-ocr: {failed} of {len(paths)} image(s) failed{where}"), file=sys.stderr)
         return 1
     return 0
+
+
+def write_or_print(path: str, data, option: str) -> bool:
+    """Write ``data`` as JSON to ``path``; if that fails after the work was done, print it on stdout instead (the
+    work is not lost), say so in one line, and return False (the run then exits 1)."""
+    import json
+
+    try:
+        write_json_atomic(path, data)
+        return True
+    except EdgeOCRError as exc:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        print(f"edge-ocr: error: {printable(exc)}; {option} was printed on stdout instead", file=sys.stderr)
+        return False
 
 
 def plan_drawings(paths: list[str], out_dir: str) -> dict[str, str]:
@@ -227,10 +316,11 @@ def _report(result, args: argparse.Namespace, show_bar: bool) -> None:
 
     write = tqdm.write if show_bar else print
     if result.error:
-        write(f"edge-ocr: {result.error}", file=sys.stderr)
+        write(f"edge-ocr: {printable(result.error)}", file=sys.stderr)
     if not args.quiet and (result.lines or not result.error):
-        text = "\n".join(f"  {line.text}\t{line.score:.3f}" for line in result.lines)
-        write(f"{result.image}\n{text}" if text else f"{result.image}\n  (no text)")
+        text = "\n".join(f"  {printable(line.text)}\t{line.score:.3f}" for line in result.lines)
+        name = printable(result.image)
+        write(f"{name}\n{text}" if text else f"{name}\n  (no text)")
 
 
 def _draw(pipeline, path: str, result, target: str) -> None:
@@ -374,23 +464,66 @@ def _terminate(signum: int, frame) -> None:
     raise Terminated(signum)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import signal
+class _LineHandler(logging.Handler):
+    """Log records as one escaped line each, written with ``tqdm.write`` so that a warning never lands after a
+    progress bar's carriage return on the bar's own line."""
 
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(printable(self.format(record)), file=sys.stderr)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def _own_stderr():
+    """Python's stderr moved to a duplicate of file descriptor 2, so that what C decoders print on fd 2 can be
+    captured around each decode (edge_ocr.images) while edge-ocr's own lines still reach the terminal. Returns
+    the stream to restore, or None where stderr is not a real file descriptor (a test's capture)."""
+    import io
+
+    try:
+        if sys.stderr.fileno() != 2:
+            return None
+        sys.stderr.flush()
+        duplicate = os.dup(2)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None
+    previous = sys.stderr
+    sys.stderr = io.TextIOWrapper(io.FileIO(duplicate, "w"), encoding=previous.encoding or "utf-8",
+                                  errors="backslashreplace", line_buffering=True)
+    return previous
+
+
+def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")  # silence Paddle's C++ logging
     for stream in (sys.stdout, sys.stderr):  # a text or file name the terminal cannot encode is escaped, not fatal
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    previous_stderr = _own_stderr()
+    try:
+        return _main(argv)
+    finally:
+        if previous_stderr is not None:
+            mine, sys.stderr = sys.stderr, previous_stderr
+            mine.close()  # flushes, and closes the duplicate descriptor
+
+
+def _main(argv: list[str] | None) -> int:
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    handler = _LineHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     handled = (signal.SIGTERM, signal.SIGHUP) if threading.current_thread() is threading.main_thread() else ()
     previous = {sig: signal.signal(sig, _terminate) for sig in handled}
     try:
         return args.func(args)
     except EdgeOCRError as exc:
-        print(f"edge-ocr: error: {exc}", file=sys.stderr)
+        print(f"edge-ocr: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("edge-ocr: interrupted", file=sys.stderr)
@@ -401,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # anything else is our bug: still one line, with EDGE_OCR_DEBUG=1 for the traceback
         if os.environ.get("EDGE_OCR_DEBUG"):
             raise
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        reason = printable(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
         print(f"edge-ocr: error: {type(exc).__name__}: {reason} (set EDGE_OCR_DEBUG=1 for details)", file=sys.stderr)
         return 1
     finally:

@@ -16,7 +16,7 @@ from .det import TextDetector
 from .engines import create_engine
 from .errors import EdgeOCRError, ModelError, one_line
 from .geometry import crop_text_line, reading_order
-from .images import display_path, load_image
+from .images import as_bgr8, display_path, load_image
 from .models import default_models, resolve_models
 from .rec import TextRecognizer
 from .results import OCRLine, OCRResult
@@ -93,7 +93,9 @@ class OCRPipeline:
         return cls(detector, recognizer, classifier, params)
 
     def detect(self, image: np.ndarray) -> tuple[list[np.ndarray], list[float]]:
-        """Sorted detector boxes (before recognition's drop_score filter) and their DB scores."""
+        """Sorted detector boxes (before recognition's drop_score filter) and their DB scores. ``image``: as
+        ``analyze`` takes it."""
+        image = as_bgr8(image, self.params.max_image_pixels)
         boxes, scores = self.detector(image)
         order = reading_order(boxes)
         return [boxes[i] for i in order], [scores[i] for i in order]
@@ -101,9 +103,14 @@ class OCRPipeline:
     def analyze(self, image: np.ndarray, scale: float = 1.0, size: tuple[int, int] | None = None) -> Analysis:
         """Everything one image gives: all detector boxes in reading order, their texts, and the kept lines.
 
+        ``image``: HxWx3 uint8 BGR; gray (HxW, HxWx1), BGRA and 16-bit arrays are converted as decoded files are,
+        anything else (float, bool, other shapes, empty) is an ``ImageError`` saying what is wrong, before any work.
         ``scale`` multiplies box coordinates (for images decoded at reduced size); ``size`` (width, height) of the
         original image, when given, clips them to it.
         """
+        image = as_bgr8(image, self.params.max_image_pixels)
+        if not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
+            raise EdgeOCRError(f"scale must be a finite number above 0, not {scale!r}")
         timings: dict[str, float] = {}
         start = time.perf_counter()
         boxes, det_scores = self.detect(image)

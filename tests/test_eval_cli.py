@@ -39,7 +39,8 @@ def test_eval_bad_image_is_counted_as_missed(models_dir, shared, tmp_path):
     labels.write_text(f"good.jpg\t[]\nbad.jpg\t{box}\n")
     out = tmp_path / "e.json"
     proc = run_cli("eval", "--models", models_dir, "--det-labels", str(labels), "--json", str(out))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # scored, reported, and the exit says a sample was unreadable (#25)
+    assert "1 of 2 sample(s) could not be read" in proc.stderr
     report = json.loads(out.read_text())
     assert report["det"]["gt_care"] == 1 and report["det"]["matched"] == 0
     assert [os.path.basename(f["image"]) for f in report["failed_images"]] == ["bad.jpg"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_model_args, command, pipeline_options, positive_int, write_json_atomic
+from ..cli import add_model_args, command, pipeline_options, positive_int
 from .api import EvalConfig, evaluate, evaluate_domain, headline, headlines, run_evaluation, to_markdown
 
 __all__ = ["evaluate", "evaluate_domain", "headline", "headlines", "to_markdown"]  # the API, also from here
@@ -34,21 +34,63 @@ def eval_config(args: argparse.Namespace) -> EvalConfig:
                       rec_labels=args.rec_labels, limit=args.limit)
 
 
+def eval_inputs(config: EvalConfig) -> list[str]:
+    """Every file an eval run reads: its label files and the images they list (outputs must not replace any)."""
+    from .labels import read_det_labels, read_rec_labels
+
+    found: list[str] = []
+    for domain in config.resolved_domains():
+        domain.check()
+        if domain.det:
+            found += [domain.det] + [sample.image for sample in read_det_labels(domain.det)]
+        if domain.rec:
+            found += [domain.rec] + [sample.image for sample in read_rec_labels(domain.rec)]
+    return found
+
+
+def unreadable_samples(report: dict) -> tuple[int, int]:
+    """(samples that could not be read, samples in all) over every domain of a report."""
+    failed = total = 0
+    for part in (report.get("domains") or {"": report}).values():
+        failed += len(part.get("failed_images", [])) + len(part.get("rec", {}).get("failed", []))
+        total += part.get("images", 0) + part.get("rec", {}).get("samples", 0)
+    return failed, total
+
+
 def run_eval(args: argparse.Namespace) -> int:
+    import sys
+
     from ..atomic import check_output_file
+    from ..atomic import write_text as write_text_atomic
+    from ..cli import check_outputs_apart, model_files, write_or_print
+    from ..errors import EdgeOCRError, printable
 
-    for target in (args.json, args.markdown, args.save_predictions):  # before any work, as predict does
-        if target:
-            check_output_file(target)
-    result = run_evaluation(eval_config(args))
+    config = eval_config(args)
+    outputs = [(option, path) for option, path in (("--json", args.json), ("--markdown", args.markdown),
+                                                    ("--save-predictions", args.save_predictions)) if path]
+    for _, target in outputs:  # before any work, as predict does
+        check_output_file(target)
+    check_outputs_apart(outputs, eval_inputs(config) + model_files(args))
+    result = run_evaluation(config)
     report, predictions = result.data, result.predictions
-    print(to_markdown(report))
+    markdown = to_markdown(report)
+    print(markdown)
+    written = True
     if args.json:
-        write_json_atomic(args.json, report)
+        written &= write_or_print(args.json, report, "--json")
     if args.markdown:
-        from ..atomic import write_text as write_text_atomic
-
-        write_text_atomic(args.markdown, to_markdown(report))
+        try:
+            write_text_atomic(args.markdown, markdown)
+        except (OSError, EdgeOCRError) as exc:
+            print(f"edge-ocr: error: cannot write {printable(args.markdown)} ({printable(exc)}); the table was "
+                  "printed on stdout above", file=sys.stderr)
+            written = False
     if args.save_predictions:
-        write_json_atomic(args.save_predictions, predictions)
-    return 0
+        written &= write_or_print(args.save_predictions, predictions, "--save-predictions")
+    failed, total = unreadable_samples(report)
+    if failed:
+        where = " (the JSON report lists each one)" if args.json else ""
+        print(f"edge-ocr: {failed} of {total} sample(s) could not be read and were scored as misses{where}",
+              file=sys.stderr)
+        return 1
+    return 0 if written else 1

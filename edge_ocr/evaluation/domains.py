@@ -16,10 +16,11 @@ the last N samples of each file; ``e2e=no``: the det labels carry no transcripti
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 
-from ..errors import EdgeOCRError
+from ..errors import EdgeOCRError, describe_os_error
 
 TD500_DEV_IMAGES = 100
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,7 +55,13 @@ class Domain:
             if path and not os.path.isfile(path):
                 hint = {"zh_synth": " (generate it with: edge-ocr synth --out data/synth)",
                         "td500_lines": " (generate it with: edge-ocr read-lines)"}.get(self.name, "")
-                raise EdgeOCRError(f"domain {self.name}: label file {path} does not exist{hint}")
+                try:
+                    os.stat(path)
+                    reason = "is not a regular file"
+                except OSError as exc:  # a long path or a link loop is not "does not exist"
+                    reason = ("does not exist" if exc.errno == errno.ENOENT
+                              else f"cannot be read: {describe_os_error(exc)}")
+                raise EdgeOCRError(f"domain {self.name}: label file {path} {reason}{hint}")
 
     def to_dict(self) -> dict:
         return {"det": self.det, "rec": self.rec, "tail": self.tail, "e2e": self.e2e}
