@@ -14,6 +14,7 @@ setup(
         "pyclipper==1.3.0.post6",  # 1.4.0 fails to import after paddle (zlib)
         "tqdm>=4.60",
         "Pillow>=9",  # text rendering for --draw (CJK fonts)
+        "tomli>=1.1; python_version<'3.11'",  # recipe files (recipes/*.toml); 3.11+ has tomllib
         "paddlelite==2.13rc0; platform_machine=='x86_64' and python_version>='3.8'",
     ],
     extras_require={

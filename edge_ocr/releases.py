@@ -106,6 +106,8 @@ def _release(entry: dict, root: str, where: str) -> Release:
 def load_releases(path: str | None = None) -> dict[str, Release]:
     """Every release of the registry, by name."""
     path = registry_path(path)
+    if path == REGISTRY_FILE and not os.path.isfile(path):
+        return {}  # an installation without the registry file (no package data): no releases
     data = _read(path)
     root = _root(path, data)
     releases: dict[str, Release] = {}

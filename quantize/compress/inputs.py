@@ -26,7 +26,7 @@ from typing import Any
 
 from edge_ocr.errors import EdgeOCRError
 
-from .config import REPO, integer, number, text
+from .values import REPO, integer, number, text
 
 log = logging.getLogger(__name__)
 
