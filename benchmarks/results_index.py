@@ -58,6 +58,9 @@ RULES: list[tuple[str, str, str | None]] = [
     (r"^crosscheck-det$", "det Hmean cross-checked against an independent Shapely scorer", None),
     (r"^domains-charsets$", "notes of issue #18: domains, the synthetic set, charset bundles, with their commands",
      "commands inside"),
+    (r"^estimate-validation$", "board-free ARM latency estimates (bench --estimate) against published board "
+     "latencies", None),
+    (r"^estimate-", "study of the board-free ARM latency estimator (bench --estimate)", None),
     (r"^eval-.*-lines$", "edge-ocr eval on the td500_lines domain (agreement with FP32 on real TD500 lines)", None),
     (r"^eval-.*-domains$", "edge-ocr eval on the td500 and zh_synth domains (and icdar2015 where scored)", None),
     (r"^eval-", "edge-ocr eval report", None),
@@ -144,7 +147,7 @@ def command_from_json(path: str) -> tuple[str | None, bool]:
     if not isinstance(report, dict):
         return None, False
     if isinstance(report.get("command"), str):
-        return report["command"], False
+        return report["command"].strip(), False
     settings = report.get("settings")
     if isinstance(settings, dict) and ("models" in settings or "bundle" in settings):
         parts = ["edge-ocr eval"]
@@ -178,7 +181,7 @@ def command_from_json(path: str) -> tuple[str | None, bool]:
 def command_from_markdown(path: str) -> str | None:
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    match = re.search(r"Command:\s*`([^`]+)`", text) or re.search(r"^`(python [^`]+)`", text, re.M)
+    match = re.search(r"Command:\s*`([^`]+)`", text) or re.search(r"`((?:python|edge-ocr) [^`]+)`", text)
     return match.group(1) if match else None
 
 
