@@ -26,7 +26,22 @@ namespace fmt = nb_format;
 using fmt::FieldDesc;
 using fmt::Kind;
 
-[[noreturn]] void Throw(const std::string& message) { throw std::runtime_error(message); }
+// One line whatever the file holds: control bytes in names read from it (or in its path) are written as \xNN.
+[[noreturn]] void Throw(const std::string& message) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string line;
+  for (const char c : message) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      line += "\\x";
+      line += kHex[u >> 4];
+      line += kHex[u & 15];
+    } else {
+      line += c;
+    }
+  }
+  throw std::runtime_error(line);
+}
 
 bool InEnum(int enum_id, int64_t value) {
   const fmt::EnumDesc& e = fmt::kEnums[enum_id];
