@@ -19,7 +19,7 @@ fi
 # System packages: the C++ core's toolchain and libraries (android_demo/cpp, tested on the host), a CJK font
 # for `edge-ocr predict --draw`, and the Noto CJK fonts `edge-ocr synth` renders Chinese text with. Installed with
 # apt when running as root; otherwise listed for the user to install.
-APT_PACKAGES="cmake g++ pkg-config libopencv-imgproc-dev libopencv-imgcodecs-dev libpolyclipping-dev nlohmann-json3-dev fonts-wqy-microhei fonts-noto-cjk qemu-user g++-aarch64-linux-gnu libc6-arm64-cross openjdk-17-jdk-headless gcc llvm-19"
+APT_PACKAGES="cmake g++ pkg-config libopencv-imgproc-dev libopencv-imgcodecs-dev libpolyclipping-dev nlohmann-json3-dev fonts-wqy-microhei fonts-noto-cjk qemu-user g++-aarch64-linux-gnu libc6-arm64-cross openjdk-17-jdk-headless gcc llvm-19 clang libclang-rt-14-dev"
 missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
