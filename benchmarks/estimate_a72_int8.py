@@ -70,7 +70,7 @@ def main() -> int:
              "Each Paddle Lite v2.11 RK3399 int8 point is 11-26 % above our estimate, while every FP32 point on the "
              "same board and every int8 point on the SD855 (sdot kernels) is within 12.3 %. Made by "
              "`python benchmarks/estimate_a72_int8.py` (traces of the validation models on the emulated A72).", "",
-             "| model (int8, 224) | error | est. compute Mcycles | share in widening-multiply blocks | "
+             "| model (int8, 224) | error, llvm-mca alone | est. compute Mcycles | share in widening-multiply blocks | "
              "widening multiplies (M) | llvm-mca cycles / multiply | cycles / multiply that closes the gap |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -82,7 +82,7 @@ def main() -> int:
     cost = next(r["needed_per_multiply"] for r in rows if r["model"] == "mv1")
     lines += ["", f"What-if (a diagnosis, not used by `bench --estimate`): charge every widening multiply "
               f"{cost:.2f} cycles, the value MobileNetV1 int8 needs, and predict the others:", "",
-              "| model | error now | error with the what-if | error if sadalp shares F0 (no fitting) |",
+              "| model | error, llvm-mca alone | error with the what-if | error if sadalp shares F0 (no fitting) |",
               "|---|---:|---:|---:|"]
     for r in rows:
         published, estimate = r["published_ms"], r["raw_ms"]
