@@ -218,12 +218,9 @@ def run_predict(args: argparse.Namespace) -> int:
     # writes over one of its inputs.
     inputs = paths + model_files(args)
     if args.json:
-        check_output_file(args.json)
         check_outputs_apart([("--json", args.json)], inputs)
-    drawings = plan_drawings(paths, args.draw) if args.draw else {}
-    if drawings:
-        check_outputs_apart([("--json", args.json)] * bool(args.json) + [("--draw", t) for t in drawings.values()],
-                            inputs)
+        check_output_file(args.json)
+    drawings = plan_drawings(paths, args.draw, inputs, args.json) if args.draw else {}
     total_threads = args.threads
     workers, args.threads = split_threads(total_threads, len(paths), args.workers)
     if workers > MAX_WORKERS:
@@ -267,10 +264,12 @@ def write_or_print(path: str, data, option: str) -> bool:
         return False
 
 
-def plan_drawings(paths: list[str], out_dir: str) -> dict[str, str]:
+def plan_drawings(paths: list[str], out_dir: str, inputs: list[str] = (), json_path: str | None = None
+                  ) -> dict[str, str]:
     """Where each input's drawing goes: ``STEM_ocr.jpg``, then ``STEM_ocr-2.jpg``... for inputs with the same
     stem (same name in two folders, or a.jpg beside a.png), so no drawing overwrites another of the same run. The
-    folder is made and every target checked (``check_output_file``) before any work."""
+    folder is made and every target checked (``check_outputs_apart``: never an input or the --json file, then
+    ``check_output_file``) before any work."""
     from .atomic import check_output_file
 
     if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
@@ -289,7 +288,10 @@ def plan_drawings(paths: list[str], out_dir: str) -> dict[str, str]:
             name = f"{stem}_ocr-{copy}.jpg"
         taken.add(name.casefold())
         targets.setdefault(path, os.path.join(out_dir, name))
-        check_output_file(targets[path])
+    check_outputs_apart([("--json", json_path)] * bool(json_path) + [("--draw", t) for t in targets.values()],
+                        list(inputs))
+    for target in targets.values():
+        check_output_file(target)
     return targets
 
 

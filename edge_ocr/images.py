@@ -477,7 +477,7 @@ def read_header(data: bytes) -> ImageHeader | None:
     """The size, pixel layout and decoder working memory an image's header declares, read the way the decoder
     OpenCV will run reads it, without decoding pixels; None if unknown. ``ImageError`` for a header that is
     damaged in a way that would make the decoder allocate without bound."""
-    if data[:2] == b"\xff\xd8":
+    if data[:3] == b"\xff\xd8\xff":  # OpenCV's JPEG signature: anything else after SOI finds no decoder
         return _jpeg_header(data)
     if data[:8] == _PNG_SIGNATURE:
         return _png_header(data)

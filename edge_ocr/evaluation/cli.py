@@ -68,9 +68,9 @@ def run_eval(args: argparse.Namespace) -> int:
     config = eval_config(args)
     outputs = [(option, path) for option, path in (("--json", args.json), ("--markdown", args.markdown),
                                                     ("--save-predictions", args.save_predictions)) if path]
-    for _, target in outputs:  # before any work, as predict does
+    check_outputs_apart(outputs, eval_inputs(config) + model_files(args))  # before any work, as predict does
+    for _, target in outputs:
         check_output_file(target)
-    check_outputs_apart(outputs, eval_inputs(config) + model_files(args))
     result = run_evaluation(config)
     report, predictions = result.data, result.predictions
     markdown = to_markdown(report)
