@@ -81,11 +81,11 @@ def check_input_paths(paths: list[str]) -> None:
             raise EdgeOCRError(f"{display_path(path)}: not a valid path (it contains a NUL byte)") from None
 
 
-def model_files(args: argparse.Namespace) -> list[str]:
-    """The files a run reads its models from (--models, --bundle folder, --det-model): inputs too, that no output
-    may replace."""
+def files_under(*roots: str | None) -> list[str]:
+    """Every file at or under each given path (None and missing paths skipped): a run's inputs, for
+    ``check_outputs_apart``."""
     found: list[str] = []
-    for root in (getattr(args, "models", None), getattr(args, "bundle", None), getattr(args, "det_model", None)):
+    for root in roots:
         if not root:
             continue
         if os.path.isfile(root):
@@ -94,6 +94,12 @@ def model_files(args: argparse.Namespace) -> list[str]:
             for folder, _, names in os.walk(root):
                 found.extend(os.path.join(folder, name) for name in names)
     return found
+
+
+def model_files(args: argparse.Namespace) -> list[str]:
+    """The files a run reads its models from (--models, --bundle folder, --det-model): inputs too, that no output
+    may replace."""
+    return files_under(getattr(args, "models", None), getattr(args, "bundle", None), getattr(args, "det_model", None))
 
 
 def check_outputs_apart(outputs: list[tuple[str, str]], inputs) -> None:

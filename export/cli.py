@@ -80,11 +80,17 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from edge_ocr.atomic import write_text
-    from edge_ocr.cli import write_json_atomic
+    from edge_ocr.atomic import check_output_file, write_text
+    from edge_ocr.cli import check_outputs_apart, files_under, write_json_atomic
+    from edge_ocr.images import list_images
 
     from .api import VerifyConfig, verify
     from .verify import verify_markdown
+
+    outputs = [(option, path) for option, path in (("--json", args.json), ("--markdown", args.markdown)) if path]
+    check_outputs_apart(outputs, files_under(args.bundle, args.against, args.quantized) + list_images(args.samples))
+    for _, path in outputs:  # before any work: never an input, never a target that cannot be written
+        check_output_file(path)
 
     report = verify(config=VerifyConfig(
         bundle=args.bundle, against=args.against, samples=list(args.samples), quantized=args.quantized,

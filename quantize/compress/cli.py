@@ -105,7 +105,13 @@ def _add_sensitivity(sub: argparse._SubParsersAction) -> None:
 
 
 def run_sensitivity(args: argparse.Namespace) -> int:
+    from edge_ocr.atomic import check_output_file
+    from edge_ocr.cli import check_outputs_apart, files_under
+
     from .sensitivity import layer_sensitivity
+
+    check_outputs_apart([("--out", args.out)], files_under(args.model, args.labels, args.dictionary))
+    check_output_file(args.out)  # before hours of work
 
     report = layer_sensitivity(args.model, args.kind, args.labels, args.dictionary, dev=args.dev, calib=args.calib,
                                algo=args.algo, mode=args.mode, max_layers=args.max_layers)
