@@ -33,6 +33,7 @@ from edge_ocr.engines.nb_file import check_nb_file
 from edge_ocr.engines.nb_program import FORMAT, NbFormatError, verify_nb
 from edge_ocr.errors import ModelError
 from tests.conftest import REPO, run_cli
+from tests.test_cpp_arm import arm_build  # noqa: F401  (the cross-built C++ CLI, a fixture)
 
 ROLES = ("det", "cls", "rec")
 
@@ -306,6 +307,25 @@ def test_emulated_arm_runtime_refuses_damage_itself_and_names_a_crash(arm_bundle
     bad.write_bytes(align_corners_mutant(data))
     with pytest.raises(ModelError, match=r"Paddle Lite crashed loading it \(SIG(ABRT|SEGV)\) on the emulated ARM"):
         LiteEngine(str(bad), threads=1, runtime="qemu")
+
+
+@pytest.mark.arm
+@pytest.mark.slow
+def test_arm_cpp_cli_refuses_damage_and_survives_a_crashing_load(arm_build, arm_bundle, img11, tmp_path):  # noqa: F811
+    """The C++ CLI on ARM (cross-built, under qemu): a damaged model is refused by the C++ verifier, and a model that
+    passes it but crashes Paddle Lite is loaded first in a forked child: exit 1 with one line, not a signal."""
+    from tests.test_cpp_arm import SYSROOT
+
+    det = open(os.path.join(arm_bundle, "det.nb"), "rb").read()
+    rec = open(os.path.join(arm_bundle, "rec.nb"), "rb").read()
+    cases = {"det.nb": (align_corners_mutant(det), "Paddle Lite crashed loading it (SIG"),
+             "rec.nb": (rec[:-5000], "truncated or damaged Paddle Lite model")}
+    for name, (content, reason) in cases.items():
+        folder = mutant_bundle(arm_bundle, name, content, str(tmp_path / name))
+        proc = subprocess.run(["qemu-aarch64", "-L", SYSROOT, os.path.join(arm_build, "edge_ocr_cli"), folder, img11,
+                               "--threads", "1"], capture_output=True, text=True, timeout=900)
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("edge_ocr_cli: error:")]
+        assert proc.returncode == 1 and len(errors) == 1 and reason in errors[0], (proc.returncode, proc.stderr[-2000:])
 
 
 # ------------------------------------------------------------------------------------------------ libFuzzer

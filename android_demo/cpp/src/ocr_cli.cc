@@ -39,12 +39,12 @@ int main(int argc, char** argv) {
     const edge_ocr::LoadedImage loaded = edge_ocr::LoadImage(argv[2], m.params.max_image_pixels);
     if (!loaded.warning.empty()) std::cerr << "edge_ocr_cli: warning: " << edge_ocr::OneLine(loaded.warning) << "\n";
     const cv::Mat& image = loaded.bgr;
-    auto det = std::make_shared<edge_ocr::PaddleLiteEngine>(m.det_file, threads, power_mode);
+    auto det = std::make_shared<edge_ocr::PaddleLiteEngine>(m.det_file, threads, power_mode, true);
     const std::string warning = edge_ocr::CheckOptVersion(m, det->Version(), force);
     if (!warning.empty()) std::cerr << "edge_ocr_cli: warning: " << warning << "\n";
     std::shared_ptr<edge_ocr::Engine> cls;
-    if (m.params.use_cls) cls = std::make_shared<edge_ocr::PaddleLiteEngine>(m.cls_file, threads, power_mode);
-    auto rec = std::make_shared<edge_ocr::PaddleLiteEngine>(m.rec_file, threads, power_mode);
+    if (m.params.use_cls) cls = std::make_shared<edge_ocr::PaddleLiteEngine>(m.cls_file, threads, power_mode, true);
+    auto rec = std::make_shared<edge_ocr::PaddleLiteEngine>(m.rec_file, threads, power_mode, true);
     edge_ocr::Pipeline pipeline(m.params, det, cls, rec, edge_ocr::LoadCharset(m.dictionary_file, m.params.use_space_char));
     edge_ocr::Timings t;
     auto start = std::chrono::steady_clock::now();
