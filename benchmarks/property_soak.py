@@ -2,6 +2,7 @@
 Paddle Lite ``.nb`` models.
 
     python benchmarks/property_soak.py [--examples N]
+    python benchmarks/property_soak.py --images N   (the image decoder: benchmarks/image_fuzz.py)
     python benchmarks/property_soak.py --nb BUNDLE [--flips N] [--truncations N] [--overwrites N] [--loads N]
                                        [--predicts N] [--image IMG] [--runtime wheel|qemu]
 
@@ -55,9 +56,15 @@ def main() -> int:
     parser.add_argument("--runtime", choices=("wheel", "qemu"), default="wheel",
                         help="wheel for an x86 bundle, qemu for an ARM one")
     parser.add_argument("--seed", type=int, default=25)
+    parser.add_argument("--images", type=int, metavar="N",
+                        help="fuzz the image decoder instead: N mutants of every format (benchmarks/image_fuzz.py)")
     args = parser.parse_args()
     if args.nb:
         return fuzz_main(args)
+    if args.images:
+        from benchmarks.image_fuzz import main_images
+
+        return main_images(args.images, args.out or os.path.join(RESULTS, "image-fuzz"), args.seed)
     args.out = args.out or os.path.join(RESULTS, "property-soak")
     env = {**os.environ, "EDGE_OCR_HYPOTHESIS": "soak"}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_properties.py",
