@@ -8,6 +8,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.8,<3.12",
     packages=find_packages(include=["edge_ocr", "edge_ocr.*", "quantize", "quantize.*", "export", "export.*"]),
+    package_data={"edge_ocr.engines": ["nb_format.json"]},  # the .nb format the verifier reads
     install_requires=[
         "numpy>=1.21,<2",
         "opencv-python-headless>=4.5",

@@ -12,7 +12,6 @@ import os
 import platform
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,6 @@ from ..errors import ModelError
 from . import nb_probe
 from .base import inference_files
 from .nb_file import check_nb_file
-from .nb_program import NbFormatError, kernel_types
 
 # Paddle Lite's TargetType and PrecisionType enums (lite/api/paddle_place.h).
 TARGETS = {1: "host", 2: "x86", 3: "cuda", 4: "arm", 5: "opencl", 6: "any", 18: "nnadapter", 17: "metal"}
@@ -68,9 +66,9 @@ def inspect_nb(path: str) -> NbInfo:
     if not version.startswith("v"):
         raise ModelError(f"{path}: not a Paddle Lite naive-buffer (.nb) model")
     info = NbInfo(opt_version=version)
-    try:  # one kernel per op, read from the program (a compacted program stores each distinct kernel name once)
-        kernels = [kernel.encode() for kernel in kernel_types(data)]
-    except (NbFormatError, struct.error, IndexError, UnicodeDecodeError):  # another format: scan its bytes
+    try:  # one kernel per op, read from the verified program (check_nb_file remembers it for LiteEngine)
+        kernels = [kernel.encode() for kernel in check_nb_file(path).kernels]
+    except ModelError:  # another format (inspection only; LiteEngine refuses it): scan its bytes
         kernels = [match.group(0) for match in _KERNEL_KEY.finditer(data)]
     for kernel in kernels:
         match = _KERNEL_KEY.fullmatch(kernel)
