@@ -192,8 +192,8 @@ def _png_header(data: bytes) -> ImageHeader | None:
     while pos + 8 <= len(data):
         length, kind = _u32be(data, pos), data[pos + 4 : pos + 8]
         if pos + 12 + length > len(data):
-            raise ImageError(f"damaged or hostile PNG: chunk {_chunk_name(kind)} declares {length:,} bytes, more "
-                             "than the file holds")
+            raise ImageError(f"damaged, truncated or hostile PNG: chunk {_chunk_name(kind)} declares {length:,} "
+                             "bytes, more than the file holds")
         largest = max(largest, length)
         if kind == b"acTL" and length == 8:
             frames = max(1, _u32be(data, pos + 8))
