@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -182,3 +183,42 @@ def test_default_det_sizes_are_unchanged():
     params = dataclasses.replace(DetParams(), limit_type="min", limit_side_len=736)
     resized, _, _ = resize_for_det(np.zeros((720, 1280, 3), np.uint8), params)
     assert resized.shape[:2] == (736, 1312)
+
+
+_PEAK = ("import resource, subprocess, sys\n"
+         "code = subprocess.run(sys.argv[1:], capture_output=True).returncode\n"
+         "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+
+
+@pytest.mark.slow
+def test_largest_det_input_stays_under_1_5_gb(x86_bundle, img11, tmp_path):
+    """Issue #25, class 3: a manifest with limit_type "min" and the largest limit_side_len on img_11 (4.04 GB with
+    4096 before the cap), and --det-limit-side-len at the cap on a 64 MP photo (7.23 GB with 4096 on Lite): one whole
+    `edge-ocr predict` each, peak RSS under 1.5 GB. 4096 itself is refused before any work."""
+    import shutil
+    import subprocess
+    import sys
+
+    import cv2
+
+    from edge_ocr.bundle import MANIFEST
+
+    bundle = str(tmp_path / "min")
+    shutil.copytree(x86_bundle, bundle)
+    with open(os.path.join(bundle, MANIFEST)) as handle:
+        manifest = json.load(handle)
+    manifest["params"]["det"].update(limit_type="min", limit_side_len=MAX_DET_SIDE_LEN)
+    with open(os.path.join(bundle, MANIFEST), "w") as handle:
+        json.dump(manifest, handle)
+    big = str(tmp_path / "big.jpg")
+    cv2.imwrite(big, cv2.resize(cv2.imread(img11), (8000, 8000)), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    cli = [sys.executable, "-m", "edge_ocr", "predict"]
+    runs = {"min": cli + [img11, "--bundle", bundle],
+            "64 MP": cli + [big, "--bundle", x86_bundle, "--det-limit-side-len", str(MAX_DET_SIDE_LEN)],
+            "4096": cli + [big, "--bundle", x86_bundle, "--det-limit-side-len", "4096"]}
+    for name, args in runs.items():
+        out = subprocess.run([sys.executable, "-c", _PEAK, *args], capture_output=True, text=True, timeout=600)
+        code, peak_kb = map(int, out.stdout.split())
+        print(f"\npredict, {name}: exit {code}, peak RSS {peak_kb / 1024:.0f} MiB")
+        assert code == (2 if name == "4096" else 0)
+        assert peak_kb * 1024 < 1.5e9
