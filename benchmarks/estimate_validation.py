@@ -166,7 +166,8 @@ def main() -> int:
 def to_markdown(report: dict) -> str:
     lines = ["# ARM latency estimate vs Paddle Lite's published latencies", "",
              f"Estimates ({report['method']}) against Paddle Lite v2.11's published table (1 thread, big core, "
-             f"1x3x224x224). One bandwidth constant per board, fitted on {report['fit']['model']} only: "
+             "1x3x224x224). One bandwidth constant per board (memory term = weight bytes per run / bandwidth), "
+             f"fitted on {report['fit']['model']} only: "
              + ", ".join(f"{b} {v:.2f} GB/s" for b, v in report["fit"]["bandwidth_gbs"].items())
              + f". Every other point is a prediction: max |error| {report['max_abs_error_pct']:.1f} % ("
              + ", ".join(f"{b} {v:.1f} %" for b, v in report["max_abs_error_pct_by_board"].items()) + "). Error "
@@ -183,7 +184,7 @@ def to_markdown(report: dict) -> str:
              "hypothesis about the A72 that fits Paddle Lite's published numbers, not a documented pipe assignment: "
              "a board run (`edge-ocr bench` on a Pi 4, `--merge`) is the check.", "",
              "| model | precision | board (core) | published ms | estimate ms | compute ms | memory ms | error | "
-             "M instr. | MB moved |",
+             "M instr. | weight MB |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report["rows"]:
         fitted = " (fit)" if r["fitted_here"] else ""

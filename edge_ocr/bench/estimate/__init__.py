@@ -3,7 +3,7 @@
 Method: the real aarch64 Paddle Lite runtime runs the ``.nb`` under qemu-aarch64, seeing the target core's cpuinfo
 and caches, with a TCG plugin that counts how often each translated block executes during one marked
 ``Predictor::Run()`` (after a warm-up run). Each distinct block is costed by llvm-mca's scheduling model of the core
-(cycles per iteration), times its executions; a memory term adds the bytes every op reads and writes divided by one
+(cycles per iteration), times its executions; a memory term adds the weight bytes every run streams divided by one
 bandwidth constant per board, fitted on MobileNetV1 FP32 against Paddle Lite's published latencies
 (``benchmarks/estimate_validation.py``). Every figure is an estimate, never a measurement.
 """
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 __all__ = ["CORES", "Target", "parse_target", "RunCost", "estimate_model", "latency_ms", "METHOD"]
 
 METHOD = ("qemu-aarch64 + TCG block counter on Paddle Lite's aarch64 runtime (1 thread, after 1 warm-up run), "
-          "blocks costed by llvm-mca, + bytes moved per op / fitted bandwidth")
+          "blocks costed by llvm-mca, + weight bytes per run / fitted bandwidth")
 CACHE_VERSION = 1
 
 
@@ -48,10 +48,16 @@ class RunCost:
     family_cycles: dict[str, float] = field(default_factory=dict)
     llvm: str = ""
     rule_cycles: float = 0.0  # cycles the core's pipe rule added to llvm-mca's (included in ``cycles``)
+    # every activation's (precision, shape) after the run, so that another memory model needs no new trace
+    tensors: dict[str, list] = field(default_factory=dict)
 
     @property
     def bytes(self) -> int:
-        return self.activation_bytes + self.weight_bytes
+        """What the memory term divides by the bandwidth: the weights every run streams. Activations are left out:
+        opt's memory-reuse pass makes many ops share one buffer, so the runtime shows each buffer only at its last
+        shape and per-op activation traffic cannot be read from it (``activation_bytes`` is that sum, for
+        reference only)."""
+        return self.weight_bytes
 
 
 def bandwidth_gbs(core: Core) -> float | None:
@@ -129,7 +135,8 @@ def estimate_model(nb_path: str, shapes: list[tuple[int, ...]], core: Core, use_
                 families[classify(per_function[function], function_object[function])] += spent
             act, weights = bytes_moved(variables, ops, region.tensors)
             cost = RunCost(os.path.basename(nb_path), tuple(region.shape), core.name, instructions, total, act,
-                           weights, dict(families), f"llvm-mca {cache.llvm_version} -mcpu={core.mca_cpu}", added)
+                           weights, dict(families), f"llvm-mca {cache.llvm_version} -mcpu={core.mca_cpu}", added,
+                           {name: [precision, list(dims)] for name, (precision, dims) in region.tensors.items()})
             results[cost.shape] = cost
             _save(_cache_path(nb_path, cost.shape, core), asdict(cost))
     return [results[s] for s in shapes]

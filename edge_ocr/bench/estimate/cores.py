@@ -1,7 +1,7 @@
 """Target cores of ``edge-ocr bench --estimate``: how each is emulated (cpuinfo, caches) and costed (llvm-mca model).
 
 Each core names the board whose published Paddle Lite latencies validate it, the one memory constant fitted there
-(``bandwidth_gbs``: bytes moved per layer / this = the memory term, fitted on MobileNetV1 FP32 alone by
+(``bandwidth_gbs``: weight bytes per run / this = the memory term, fitted on MobileNetV1 FP32 alone by
 ``benchmarks/estimate_validation.py``) and the validation error that the report prints beside every figure.
 """
 
