@@ -28,6 +28,7 @@ from edge_ocr.bundle import MANIFEST, load_bundle
 from edge_ocr.errors import ModelError
 from edge_ocr.models import sha256_file
 from tests import test_android_core as _android
+from tests import test_cpp_arm as _cpp_arm
 from tests.conftest import REPO
 from tests.test_android_core import CORE, write_golden
 
@@ -455,3 +456,25 @@ def test_cli_sources_use_the_gates():
     cli = open(os.path.join(REPO, "android_demo", "cpp", "src", "ocr_cli.cc"), encoding="utf-8").read()
     assert "LoadManifest(argv[1])" in cli and "LoadImage(argv[2], m.params.max_image_pixels)" in cli
     assert "imread" not in cli and "OneLine(e.what())" in cli
+
+
+arm_build = _cpp_arm.arm_build  # the aarch64 build of the core and edge_ocr_cli (an arm-tier fixture)
+
+
+def test_arm_cli_keeps_the_contract_before_loading_models(arm_build, hostile_bundles, hostile_images, x86_bundle,
+                                                          img11):
+    """edge_ocr_cli itself, emulated: hostile bundles refused with the core's one line before Paddle Lite sees a file,
+    and a 30000x30000 JPEG decoded at 1/4 (one warning) in bounded memory before the models are loaded (this x86
+    bundle's det.nb is then refused for its target, which shows the image came first)."""
+    cli = [os.path.join(arm_build, "edge_ocr_cli")]
+    qemu = ["qemu-aarch64", "-L", _cpp_arm.SYSROOT]
+    for case in ("rec_batch_0", "dotdot_model", "symlink_model", "wrong_sha"):
+        run = run_core(qemu[0], *qemu[1:], *cli, hostile_bundles[case], img11, "--threads", "1", timeout=300)
+        lines = run.stderr.splitlines()
+        assert run.rc == 1 and len(lines) == 1 and lines[0].startswith("edge_ocr_cli: error: "), run.stderr
+        assert lines[0][len("edge_ocr_cli: error: "):] == _python_reason(hostile_bundles[case])
+    run = run_core(qemu[0], *qemu[1:], *cli, x86_bundle, hostile_images["jpeg_30000"], "--threads", "1", timeout=300)
+    lines = run.stderr.splitlines()
+    assert run.rc == 1 and len(lines) == 2, run.stderr
+    assert "decoded at 1/4 size" in lines[0] and "was built for X86" in lines[1], run.stderr
+    assert run.peak_rss < IMAGE_RSS, f"peak RSS {run.peak_rss >> 20} MiB"
