@@ -118,7 +118,8 @@ def test_estimate_report_is_labelled(arm_bundle, img11, tmp_path):
                                  "results": [{"name": "fp32-board", "threads": 1,
                                               "ms": {"e2e": {"median": 1234.5}, "det": {"median": 900.0}}}]}))
     proc = run_cli("bench", "--estimate", "cortex-a72@1.5", "--bundle", f"fp32={arm_bundle}", "--images",
-                   str(small), "--merge", str(board), "--out-dir", str(tmp_path), "--name", "est")
+                   str(small), "--merge", str(board), "--out-dir", str(tmp_path), "--name", "est",
+                   env={"EDGE_OCR_CACHE": str(tmp_path / "cache")})  # no cached trace: this run traces
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((tmp_path / "est.json").read_text())
     markdown = (tmp_path / "est.md").read_text()
