@@ -421,17 +421,7 @@ def test_hostile_cases_and_replay_under_asan_and_ubsan(sanitized_core_test, host
     assert run.rc == 0 and f"{len(cases) + 1} passed, 0 failed" in run.stdout, run.stdout
 
 
-@pytest.mark.slow
-def test_fuzz_the_manifest_reader(x86_bundle, tmp_path):
-    """libFuzzer on manifest.cc for 20 s (clang, ASan + UBSan), seeded with a real manifest and hostile ones: no crash,
-    no sanitizer report, no leak, no input slower than 10 s or above 1 GB."""
-    if not shutil.which("clang++"):
-        pytest.fail("clang++ is missing: scripts/setup.sh installs clang and libclang-rt-14-dev")
-    env = {**os.environ, "CC": "clang", "CXX": "clang++"}
-    fuzzer = _cmake_build(["-DEDGE_OCR_FUZZ=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], tmp_path / "build",
-                          "fuzz_manifest", env=env)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
+def _manifest_seeds(x86_bundle: str, corpus) -> None:
     shutil.copy(os.path.join(x86_bundle, MANIFEST), corpus / "real.json")
     real = json.load(open(os.path.join(x86_bundle, MANIFEST)))
     for name, change in {"batch0": _set("params/rec/batch_size", 0), "dotdot": _set("models/det/file", "../x"),
@@ -439,14 +429,38 @@ def test_fuzz_the_manifest_reader(x86_bundle, tmp_path):
         edited = json.loads(json.dumps(real))
         change(edited)
         (corpus / f"{name}.json").write_text(json.dumps(edited))
+
+
+def _image_seeds(x86_bundle: str, corpus) -> None:
+    noise = np.random.default_rng(0).integers(0, 255, (24, 24, 3), np.uint8)
+    for name, ext, flags in [("a", ".jpg", []), ("p", ".jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]), ("a", ".png", []),
+                             ("a", ".bmp", [])]:
+        (corpus / f"{name}{ext}").write_bytes(cv2.imencode(ext, noise, flags)[1].tobytes())
+    (corpus / "ff00.jpg").write_bytes(_ff00_trick())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target, seeds", [("fuzz_manifest", _manifest_seeds), ("fuzz_image", _image_seeds)])
+def test_fuzz_the_readers_of_untrusted_bytes(x86_bundle, tmp_path, target, seeds):
+    """libFuzzer, 20 s per target (clang, ASan + UBSan + LeakSanitizer): the manifest reader (manifest.cc) seeded with
+    a real manifest and hostile ones, the image reader (image_io.cc) with small JPEG/PNG/BMP files and the FF00 trick.
+    No crash, no sanitizer report, no leak, no input slower than 10 s or above 1 GB."""
+    if not shutil.which("clang++"):
+        pytest.fail("clang++ is missing: scripts/setup.sh installs clang and libclang-rt-14-dev")
+    env = {**os.environ, "CC": "clang", "CXX": "clang++"}
+    fuzzer = _cmake_build(["-DEDGE_OCR_FUZZ=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], tmp_path / "build", target,
+                          env=env)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    seeds(x86_bundle, corpus)
     run = run_core(fuzzer, "-max_total_time=20", "-max_len=16384", "-timeout=10", "-rss_limit_mb=1024",
                    "-print_final_stats=1", str(corpus), timeout=180)
     assert run.rc == 0 and "Done" in run.stderr, run.stderr[-4000:]
-    for marker in ("ERROR: libFuzzer", "AddressSanitizer", "runtime error:", "deadly signal"):
+    for marker in ("ERROR: libFuzzer", "AddressSanitizer", "LeakSanitizer", "runtime error:", "deadly signal"):
         assert marker not in run.stderr, run.stderr[-4000:]
     executions = int(next(line for line in run.stderr.splitlines() if "stat::number_of_executed_units" in line)
                      .split(":")[-1])
-    print(f"\nfuzz_manifest: {executions} inputs in 20 s")
+    print(f"\n{target}: {executions} inputs in 20 s")
     assert executions > 1000
 
 
