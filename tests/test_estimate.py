@@ -147,3 +147,9 @@ def test_a72_pipe_rule():
     assert pipe_rule_cycles(CORES["cortex-a76"], block, 4.0) == 0.0
     fp32 = ["fmla v0.4s, v1.4s, v2.s[0]"] * 6 + ["sadalp v16.4s, v8.8h"]
     assert pipe_rule_cycles(CORES["cortex-a72"], fp32, 3.0) == 0.0
+
+
+def test_non_arm_bundle_is_refused(x86_bundle, img11):
+    proc = run_cli("bench", "--estimate", "cortex-a76", "--bundle", f"x={x86_bundle}", "--images", img11)
+    assert proc.returncode == 2, proc.stderr
+    assert "--estimate runs ARM bundles" in proc.stderr and "Traceback" not in proc.stderr

@@ -24,9 +24,14 @@ def run_estimate(args: argparse.Namespace) -> int:
     bundles = name_value_pairs(args.bundle, "--bundle")
     if not bundles:
         raise EdgeOCRError("--estimate needs ARM bundles to estimate: --bundle NAME=DIR ...")
+    from ...bundle import load_bundle
+
     for _, path in bundles:
         if not os.path.isfile(os.path.join(path, "manifest.json")):
             raise EdgeOCRError(f"{path} is not a bundle (no manifest.json)")
+        if load_bundle(path).target != "arm":
+            raise EdgeOCRError(f"{path} is a '{load_bundle(path).target}' bundle: --estimate runs ARM bundles "
+                               "(edge-ocr export --target arm)")
     images = list_images(args.images)[: (5 if args.quick else args.limit) or None]
     if not images:
         raise EdgeOCRError("no images to estimate on")
