@@ -442,3 +442,21 @@ def test_link_loop_and_overlong_path_have_their_own_messages(tmp_path, img11):
     assert "path too long" in one_line_error(run_cli("predict", deep))
     with pytest.raises(ImageError, match="path too long"):
         load_image(str(tmp_path / ("n" * 300 + ".jpg")))
+
+
+@pytest.mark.slow
+def test_damaged_jpeg2000_never_kills_the_process():
+    """OpenCV's OpenJPEG crashed (SIGSEGV) on truncated JPEG 2000 files (the image fuzzer found them): they are
+    decoded in a child process, and every cut of a real file is a decoded image or a one-line refusal here."""
+    from benchmarks.image_fuzz import seeds
+
+    data = seeds()["rgb.jp2"]
+    outcomes = set()
+    for cut in range(40, len(data), max(1, len(data) // 24)):
+        try:
+            decode_image(data[:cut], "cut.jp2")
+            outcomes.add("decoded")
+        except ImageError as exc:
+            assert "\n" not in str(exc)
+            outcomes.add("refused")
+    assert "refused" in outcomes
