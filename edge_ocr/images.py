@@ -550,7 +550,7 @@ def plan_decode(header: ImageHeader, name: str, max_pixels: int) -> tuple[int, i
     size = f"{width}x{height} ({header.pixels / 1e6:.0f} MP)"
     if max(width, height) > OPENCV_MAX_SIDE:
         raise ImageError(f"{name}: refused: image is {size}, a side above OpenCV's {OPENCV_MAX_SIDE:,} px limit")
-    if header.scans > MAX_JPEG_SCANS or header.scans * header.pixels > MAX_JPEG_SCAN_PIXELS:
+    if header.scans > 1 and (header.scans > MAX_JPEG_SCANS or header.scans * header.pixels > MAX_JPEG_SCAN_PIXELS):
         raise ImageError(f"{name}: refused: a JPEG of {size} in {header.scans} scans, each of which walks the whole "
                          f"image: above the limit of {MAX_JPEG_SCAN_PIXELS / 1e6:.0f} MP of scans "
                          f"({MAX_JPEG_SCAN_PIXELS // MAX_IMAGE_PIXELS} scans of {MAX_IMAGE_PIXELS / 1e6:.0f} MP)")
