@@ -89,7 +89,7 @@ def test_core_matches_python_runtime(core_test_binary, x86_bundle, models_dir, t
     write_golden(x86_bundle, models_dir, cases, golden)
     proc = subprocess.run([core_test_binary, golden], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"{len(cases) + 1} passed, 0 failed" in proc.stdout
+    assert f"{len(cases) + 2} passed, 0 failed" in proc.stdout  # + the version rule, the label bound
 
 
 def test_core_rejects_a_changed_text(core_test_binary, x86_bundle, models_dir, test_images, tmp_path):

@@ -418,7 +418,7 @@ def test_hostile_cases_and_replay_under_asan_and_ubsan(sanitized_core_test, host
     write_golden(x86_bundle, models_dir, cases, golden)
     run = run_core(sanitized_core_test, golden, env=_SANITIZER_ENV, timeout=600)
     _clean(run)
-    assert run.rc == 0 and f"{len(cases) + 1} passed, 0 failed" in run.stdout, run.stdout
+    assert run.rc == 0 and f"{len(cases) + 2} passed, 0 failed" in run.stdout, run.stdout
 
 
 def _manifest_seeds(x86_bundle: str, corpus) -> None:

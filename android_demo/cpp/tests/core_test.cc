@@ -112,6 +112,20 @@ int SelfTest() {
     expect(false, "a pipeline with cls batch 0 was built");
   } catch (const std::runtime_error&) {
   }
+  // The det input stays within the contract's area and side caps, whatever the limit type and the image's shape.
+  for (const char* type : {"max", "min", "resize_long"}) {
+    for (const auto& [h, w] : {std::pair<int, int>{300, 12000}, {12000, 300}, {8000, 6000}, {40, 40}}) {
+      edge_ocr::DetParams det;
+      det.limit_type = type;
+      det.limit_side_len = 1536;
+      const auto t = edge_ocr::PreprocessDet(cv::Mat::zeros(h, w, CV_8UC3), det);
+      const int64_t side = static_cast<int64_t>(std::sqrt(static_cast<double>(edge_ocr::contract::kLimitMaxDetPixels)));
+      expect(t.shape[2] * t.shape[3] <= (side + 16) * (side + 16) &&
+                 std::max(t.shape[2], t.shape[3]) <= edge_ocr::contract::kLimitMaxDetSide + 16,
+             std::string("det input ") + std::to_string(t.shape[2]) + "x" + std::to_string(t.shape[3]) + " for " +
+                 type);
+    }
+  }
   std::cout << (failed ? "selftest failed" : "selftest ok") << "\n";
   return failed ? 1 : 0;
 }
@@ -248,6 +262,35 @@ int main(int argc, char** argv) {
       ++passed;
       std::cout << "ok   " << name.get<std::string>() << ": " << lines.size() << " lines, max input diff det "
                 << engines["det"]->max_diff << " rec " << engines["rec"]->max_diff << "\n";
+    }
+  }
+  // The first case again with one classifier label: the recorded classifier outputs 2 classes, so its label index
+  // could point past cls.labels; the pipeline must refuse instead of reading outside the vector.
+  if (!index.empty()) {
+    const std::string dir = golden + "/" + index[0].get<std::string>();
+    nlohmann::json meta;
+    std::ifstream(dir + "/meta.json") >> meta;
+    std::map<std::string, std::shared_ptr<ReplayEngine>> engines;
+    for (const char* role : {"det", "cls", "rec"}) engines[role] = std::make_shared<ReplayEngine>(role, dir, 0.02f);
+    bool calls_cls = false;
+    for (const auto& c : meta["calls"]) {
+      engines[c["model"]]->Add({c["in"], c["out"], c["in_shape"].get<std::vector<int64_t>>(),
+                                c["out_shape"].get<std::vector<int64_t>>()});
+      calls_cls = calls_cls || c["model"] == "cls";
+    }
+    edge_ocr::Params one_label = manifest.params;
+    one_label.cls_labels = {"0"};
+    edge_ocr::Pipeline pipeline(one_label, engines["det"], engines["cls"], engines["rec"], charset);
+    try {
+      pipeline.Run(cv::imread(dir + "/image.png", cv::IMREAD_COLOR));
+      fail("a classifier of 2 classes ran with 1 label");
+    } catch (const std::runtime_error& e) {
+      if (calls_cls && std::string(e.what()).find("cls.labels has 1") != std::string::npos) {
+        ++passed;
+        std::cout << "ok   classifier labels bounds-checked: " << e.what() << "\n";
+      } else {
+        fail(std::string("label check: ") + e.what());
+      }
     }
   }
   std::cout << passed << " passed, " << failed << " failed\n";
