@@ -673,11 +673,13 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_IMAGE
 # (benchmarks/property_soak.py --images found 4 in 5000 mutants): those are decoded in a child process, where a crash
 # is a refusal. It costs a process start (~0.3 s) per JPEG 2000 image, a format rarely fed to OCR.
 ISOLATED_FORMATS = ("JPEG2000",)
+# The child inherits OpenCV's limits through the environment (edge_ocr.opencv put them there) and imports only
+# cv2 and numpy, not edge_ocr.
 _CHILD_DECODE = (
     "import sys\n"
     "import numpy as np\n"
-    "import edge_ocr.opencv\n"
-    "from edge_ocr.opencv import cv2\n"
+    "import cv2\n"
+    "cv2.setLogLevel(0)\n"
     "image = cv2.imdecode(np.fromfile(sys.argv[1], np.uint8), int(sys.argv[3]))\n"
     "if image is not None:\n"
     "    np.save(sys.argv[2], image, allow_pickle=False)\n"
@@ -689,15 +691,12 @@ def _imdecode_in_child(data: bytes, flag: int, name: str, kind: str) -> np.ndarr
     ``ImageError`` if it crashed."""
     import subprocess
 
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.TemporaryDirectory(prefix="edge-ocr-decode-") as work:
         source, result = os.path.join(work, "in"), os.path.join(work, "out.npy")
         with open(source, "wb") as handle:
             handle.write(data)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root,
-                                                                         os.environ.get("PYTHONPATH")]))}
         try:
-            proc = subprocess.run([sys.executable, "-c", _CHILD_DECODE, source, result, str(flag)], env=env,
+            proc = subprocess.run([sys.executable, "-c", _CHILD_DECODE, source, result, str(flag)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
         except subprocess.TimeoutExpired:
             raise ImageError(f"{name}: refused: the {kind} decoder ran for more than 300 s on this file") from None
