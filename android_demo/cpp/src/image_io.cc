@@ -256,8 +256,9 @@ LoadedImage DecodeImage(const std::string& data, const std::string& name, int64_
     throw std::runtime_error(name + ": refused: decoding this " + h.format + " of " + size + " would need about " +
                              std::to_string(need >> 20) + " MiB, above the " +
                              std::to_string(contract::kLimitMaxDecodeBytes >> 20) + " MiB limit");
-  // Each scan walks the whole image: the work of a file that repeats a scan thousands of times is bounded.
-  if (h.scans > contract::kLimitMaxJpegScans || h.scans * pixels > contract::kLimitMaxJpegScanPixels)
+  // Each scan walks the whole image: the work of a file that repeats a scan thousands of times is bounded (one scan
+  // is bounded by the size checks above), as in edge_ocr/images.py.
+  if (h.scans > 1 && (h.scans > contract::kLimitMaxJpegScans || h.scans * pixels > contract::kLimitMaxJpegScanPixels))
     throw std::runtime_error(name + ": refused: a JPEG of " + size + " in " + std::to_string(h.scans) +
                              " scans, each of which walks the whole image: above the limit of " +
                              Mp(contract::kLimitMaxJpegScanPixels) + " of scans");
