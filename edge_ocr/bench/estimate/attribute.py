@@ -73,8 +73,9 @@ class Attributor:
 
 
 FAMILIES = ("int8 gemm (sdot)", "int8 conv/gemm (smull/smlal, no sdot)", "fp32 gemm (fmla by element)",
-            "fp32 conv (direct/depthwise fmla)", "pooling (max/min)", "quantize/dequantize",
-            "elementwise/activation (vector)", "memcpy/memset (libc)", "libm", "other (scalar, framework)")
+            "fp32 conv (direct/depthwise fmla)", "max/min (pooling, relu/clip)", "quantize/dequantize",
+            "elementwise/activation (vector)", "memcpy/memset (libc)", "libm", "other (scalar, framework)",
+            "packing/transpose (trn/zip)")
 
 _DOT = re.compile(r"^[su]dot\b")
 _INT8_MUL = re.compile(r"^(s|u)(mull2?|mlal2?|mlsl2?|adalp)\b")
@@ -82,6 +83,8 @@ _FMLA = re.compile(r"^fml[as]\b.*v\d+\.[248][sdh]")
 _MAX = re.compile(r"^(f|s|u)(max|min)(p|nm|nmp|v)?\b.*v\d+\.")
 _QUANT = re.compile(r"^(scvtf|ucvtf|fcvtz[su]|fcvtn[su]|fcvta[su]|fcvtm[su]|fcvtp[su]|sqxtun?2?|sqxtn2?|uqxtn2?|"
                     r"sqrshrun?2?|sqshrun?2?|srshr|sqrdmulh|sqdmulh)\b.*v\d+\.")
+_QUANT_SCALAR = re.compile(r"^(scvtf|ucvtf|fcvtz[su]|fcvtn[su]|fcvta[su])\b")
+_PACK = re.compile(r"^(trn[12]|zip[12]|uzp[12])\b")
 _VEC_FP = re.compile(r"^f(add|sub|mul|div|neg|abs|sqrt|recpe|recps|rsqrte|rsqrts|cm\w+|mla|bsl)\b.*v\d+\.|"
                      r"^(bsl|bif|bit|fexp)\b")
 
@@ -104,6 +107,10 @@ def classify(weighted: dict[str, float], obj: str) -> str:
     if share(_MAX) >= 0.05:
         return FAMILIES[4]
     if share(_QUANT) >= 0.03:
+        return FAMILIES[5]
+    if share(_PACK) >= 0.10:
+        return FAMILIES[10]
+    if share(_QUANT_SCALAR) >= 0.05:  # scalar requantize loops of int8 ops
         return FAMILIES[5]
     if share(_VEC_FP) >= 0.05:
         return FAMILIES[6]
