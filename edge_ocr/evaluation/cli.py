@@ -74,7 +74,7 @@ def run_eval(args: argparse.Namespace) -> int:
     result = run_evaluation(config)
     report, predictions = result.data, result.predictions
     markdown = to_markdown(report)
-    print(markdown)
+    print("\n".join(printable(line) for line in markdown.splitlines()))  # paths in it may hold control characters
     written = True
     if args.json:
         written &= write_or_print(args.json, report, "--json")
