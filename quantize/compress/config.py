@@ -259,10 +259,12 @@ class CompressConfig:
             setattr(self, option.field, option.parse(f"--{option.name}", value))
 
     def require_complete(self) -> None:
-        missing = [f"--{name}" for name in ("models", "calib-det", "calib-rec", "out")
+        missing = [f"--{name}" for name in ("models", "calib-det", "calib-rec")
                    if not getattr(self, name.replace("-", "_"))]
         if missing:
-            raise EdgeOCRError(f"compress needs {', '.join(missing)} (or a recipe file, --config, that names them)")
+            raise EdgeOCRError(f"compress needs {', '.join(missing)}, or a recipe file that names them (--config)")
+        if not self.out:
+            raise EdgeOCRError("compress needs --out BUNDLE_DIR (where the bundle goes; its work folder is beside it)")
 
     @property
     def artifacts(self) -> str:
