@@ -374,8 +374,10 @@ def fuzz_markdown(report: dict) -> str:
              f"{report['runtime']}, {report['seconds']} s in all. Bundle: `{os.path.basename(report['bundle'])}`; "
              f"predict reads `{os.path.basename(report['image'])}`.", "",
              "Every mutant goes through the Python verifier (in-process) and the C++ one (`nb_verify_tool`); those "
-             "both accept are loaded in a child process (the first-load probe), and a sample of those that load runs "
-             "through `edge-ocr predict` on a copy of the bundle with the manifest re-hashed.", "",
+             "both accept are loaded in a child process (the wheel: the first-load probe LiteEngine runs; qemu: the "
+             "emulated runtime's own server process, which verifies in C++ first), mostly mutants that changed the "
+             "program; a sample of those that load runs through `edge-ocr predict` on a copy of the bundle with the "
+             "manifest re-hashed. Refused statically + accepted = mutants.", "",
              "| model | mutants (flips / truncations / overwrites) | refused statically | accepted | Python / C++ "
              "disagree | loaded in a child | refused by the probe (crashes caught) | predict runs | signals |",
              "|---|---|---|---|---|---|---|---|---|"]
