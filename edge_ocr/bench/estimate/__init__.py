@@ -32,7 +32,7 @@ __all__ = ["CORES", "Target", "parse_target", "RunCost", "estimate_model", "late
 
 METHOD = ("qemu-aarch64 + TCG block counter on Paddle Lite's aarch64 runtime (1 thread, after 1 warm-up run), "
           "blocks costed by llvm-mca, + weight bytes per run / fitted bandwidth")
-CACHE_VERSION = 2  # 2: packing and scalar-quantize families
+CACHE_VERSION = 3  # 3: packing and scalar-convert families
 
 
 @dataclass

@@ -75,7 +75,7 @@ class Attributor:
 FAMILIES = ("int8 gemm (sdot)", "int8 conv/gemm (smull/smlal, no sdot)", "fp32 gemm (fmla by element)",
             "fp32 conv (direct/depthwise fmla)", "max/min (pooling, relu/clip)", "quantize/dequantize",
             "elementwise/activation (vector)", "memcpy/memset (libc)", "libm", "other (scalar, framework)",
-            "packing/transpose (trn/zip)")
+            "packing/transpose (trn/zip)", "scalar int/float convert (requantize, resize indices)")
 
 _DOT = re.compile(r"^[su]dot\b")
 _INT8_MUL = re.compile(r"^(s|u)(mull2?|mlal2?|mlsl2?|adalp)\b")
@@ -110,8 +110,8 @@ def classify(weighted: dict[str, float], obj: str) -> str:
         return FAMILIES[5]
     if share(_PACK) >= 0.10:
         return FAMILIES[10]
-    if share(_QUANT_SCALAR) >= 0.05:  # scalar requantize loops of int8 ops
-        return FAMILIES[5]
+    if share(_QUANT_SCALAR) >= 0.05:  # scalar requantize loops of int8 ops, or interpolation index maths
+        return FAMILIES[11]
     if share(_VEC_FP) >= 0.05:
         return FAMILIES[6]
     if obj.startswith("libc."):
