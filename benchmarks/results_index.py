@@ -87,6 +87,11 @@ RULES: list[tuple[str, str, str | None]] = [
     (r"^finetune-det-cml-copypaste$", "the same detector fine-tune with CML and CopyPaste",
      "the finetune-det-db command + --distill cml --copy-paste"),
     (r"^finetune-", "training curve", None),
+    (r"^image-fuzz$", "image fuzzing: mutants of every format decoded in child processes (verdicts, signals, peak RSS)",
+     None),
+    (r"^nb-fuzz(-.*)?$", "`.nb` fuzzing: mutants of a bundle's models through the Python and C++ verifiers, probe "
+     "loads and predicts", None),
+    (r"^nb-probe-cost$", "what the first-load probe of a `.nb` costs", None),
     (r"^image-bombs$", "peak memory of decoding and predict on generated image bombs", None),
     (r"^nets-roundtrip$", "the dygraph networks re-exported against the official models on 500 images", None),
     (r"^parity$", "parity and speed against PaddleOCR 2.8.1, same models and images", None),
