@@ -696,8 +696,11 @@ def _imdecode_in_child(data: bytes, flag: int, name: str, kind: str) -> np.ndarr
         with open(source, "wb") as handle:
             handle.write(data)
         try:
+            # OpenCV's temporary copy of the input (__opencv_temp.*) goes in ``work`` too: a crashed child cannot
+            # remove it, and /tmp would collect one per crash
             proc = subprocess.run([sys.executable, "-c", _CHILD_DECODE, source, result, str(flag)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300,
+                                  env={**os.environ, "OPENCV_TEMP_PATH": work})
         except subprocess.TimeoutExpired:
             raise ImageError(f"{name}: refused: the {kind} decoder ran for more than 300 s on this file") from None
         if proc.returncode < 0:

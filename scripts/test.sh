@@ -9,8 +9,15 @@ cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 export EDGE_OCR_SHARED="${EDGE_OCR_SHARED:-$(cd .. && pwd)/shared}"
 export EDGE_OCR_MODEL_MIRROR="${EDGE_OCR_MODEL_MIRROR:-$EDGE_OCR_SHARED/models/ppocrv2}"
-# A private cache: tests never read or write the user's, and never touch the network.
-export EDGE_OCR_CACHE="${EDGE_OCR_TEST_CACHE:-$(mktemp -d)}"
+# A private cache: tests never read or write the user's, and never touch the network. A temporary one is removed
+# when the run ends; $EDGE_OCR_TEST_CACHE (kept) lets runs share converted models.
+if [ -n "${EDGE_OCR_TEST_CACHE:-}" ]; then
+  export EDGE_OCR_CACHE="$EDGE_OCR_TEST_CACHE"
+else
+  EDGE_OCR_CACHE="$(mktemp -d -t edge-ocr-test-cache.XXXXXX)"
+  export EDGE_OCR_CACHE
+  trap 'rm -rf "$EDGE_OCR_CACHE"' EXIT
+fi
 
 MARKS=()
 if [ "${1:-}" = "--fast" ]; then

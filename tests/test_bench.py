@@ -52,6 +52,7 @@ def test_plots_are_written(report, tmp_path):
     assert len(written) == 3
 
 
+@pytest.mark.slow
 def test_bench_quick_run_and_merge(models_dir, test_images, tmp_path):
     other = tmp_path / "pi.json"
     other.write_text(json.dumps({"machine": {"cpu": "", "arch": "aarch64"},

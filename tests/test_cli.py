@@ -83,6 +83,7 @@ def _texts(img: str, models_dir: str, out, *flags: str) -> list[str]:
     return [line["text"] for line in json.loads(out.read_text())[0]["lines"]]
 
 
+@pytest.mark.slow
 def test_threshold_flags_reach_the_pipeline(img11, models_dir, tmp_path):
     """Each flag changes what is read (img_11's lines score 0.947, 0.964 and 0.997; a flag that were ignored would
     read all three)."""

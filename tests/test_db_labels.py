@@ -30,6 +30,7 @@ def test_dont_care_and_tiny_polygons_are_masked_out():
     assert labels["shrink_mask"][70, 150] == 1
 
 
+@pytest.mark.train
 def test_db_loss_on_real_labels_decreases_with_training(models_dir, shared):
     """Targets from a real ICDAR2015 training image drive the DB loss of the detector down in a few steps."""
     import json

@@ -145,6 +145,7 @@ def test_compress_summary_reads_old_and_new_reports(tmp_path, shared):
     assert "| old | 5.00 | 38.00 (-1.00) | 18.00 (-1.00) | 51.00 (-1.00) | n/a | n/a | n/a | n/a |" in text
 
 
+@pytest.mark.slow
 def test_compress_mixes_calibration_files_scores_each_domain_and_gates(models_dir, shared, tiny_domains, tmp_path):
     """PTQ with two det and two rec calibration files (TD500's dev tail left out), a digits charset, two domains."""
     data = os.path.join(shared, "data")

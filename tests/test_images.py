@@ -102,6 +102,7 @@ def test_header_sizes(img11):
     assert read_header_size(_encode(".bmp", np.zeros((7, 9, 3), np.uint8))) == (9, 7)
 
 
+@pytest.mark.slow
 def test_huge_jpeg_is_decoded_reduced_and_huge_png_refused():
     # A 20000 x 20000 JPEG (400 MP, 1.2 GB as BGR) must decode at reduced size with a coordinate scale.
     tile = np.zeros((20000, 20000, 3), np.uint8)

@@ -348,7 +348,10 @@ def test_libfuzzer_on_the_cpp_verifier(tmp_path, models):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "cls.nb").write_bytes(models["cls"])
-    proc = subprocess.run([str(build / "fuzz_nb"), "-max_total_time=20", "-timeout=10", "-rss_limit_mb=2048",
+    # one allocation above 256 MB for a <= 0.6 MB input is a verifier bug (libFuzzer reports its stack); the process
+    # as a whole (ASan shadow and quarantine, the growing corpus of 0.5 MB inputs) gets 4 GB
+    proc = subprocess.run([str(build / "fuzz_nb"), "-max_total_time=20", "-timeout=10", "-rss_limit_mb=4096",
+                           "-malloc_limit_mb=256",
                            f"-max_len={len(models['cls']) + 4096}", str(corpus)],
                           capture_output=True, text=True, timeout=300)
     log = proc.stdout + proc.stderr

@@ -66,6 +66,7 @@ def test_rec_network_reproduces_the_official_model(models_dir, shared, tmp_path)
     assert np.abs(reference.run(batches[0]) - create_engine(exported, "paddle").run(batches[0])).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_det_network_and_nets_export_round_trip(models_dir, test_images, tmp_path):
     import cv2
     import paddle

@@ -75,6 +75,7 @@ def test_pruned_detector_keeps_its_training_branches(models_dir):
     assert {k: v.shape for k, v in maps.items()} == {k: [1, 1, 64, 64] for k in ("shrink", "threshold", "binary")}
 
 
+@pytest.mark.slow
 def test_plan_for_flops_spares_the_sensitive_layer(models_dir):
     from quantize.compress.prune import plan_for_flops
     from quantize.nets.pruned import build_network
@@ -92,6 +93,7 @@ def test_plan_for_flops_spares_the_sensitive_layer(models_dir):
         plan_for_flops(net, {**report, "loss_points": {"neck.in5.weight": robust}}, 0.9)
 
 
+@pytest.mark.slow
 def test_plan_from_ratios_rounds_channels_and_refuses_bad_layers(models_dir):
     from quantize.compress.prune import plan_from_ratios
     from quantize.nets.pruned import build_network
@@ -107,6 +109,7 @@ def test_plan_from_ratios_rounds_channels_and_refuses_bad_layers(models_dir):
         plan_from_ratios(net, "det", {"neck.in5.weight": 1.5})
 
 
+@pytest.mark.slow
 def test_sensitivity_table_and_prune_cli(models_dir, tiny_labels, tmp_path):
     from quantize.compress.prune import dev_metric, sensitivity
     from quantize.nets.pruned import build_network
@@ -167,6 +170,8 @@ def test_split_parts_holds_out_the_dev_tail(tmp_path):
     assert split_parts(str(labels), str(labels), 7, None) == (slice(None), slice(7))
 
 
+@pytest.mark.train
+@pytest.mark.slow
 def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp_path):
     # det pruned to a plan chosen by hand, rec to one planned from a sensitivity analysis
     for role, how in (("det", ["--ratios", "neck.in5.weight=0.5"]),

@@ -22,6 +22,7 @@ def _losses(out):
         return [float(r["loss"]) for r in csv.DictReader(handle) if r["loss"]]
 
 
+@pytest.mark.train
 def test_rec_steps_lower_the_loss_and_export(models_dir, tiny, tmp_path):
     out = str(tmp_path / "run")
     config = RecTrainConfig(steps=6, batch_size=4, lr=5e-4, warmup_steps=1, eval_every=3, enhanced_ctc=True)
@@ -32,6 +33,7 @@ def test_rec_steps_lower_the_loss_and_export(models_dir, tiny, tmp_path):
     assert os.path.isfile(os.path.join(out, "curve.png"))
 
 
+@pytest.mark.train
 def test_udml_and_resume(models_dir, tiny, tmp_path):
     out = str(tmp_path / "run")
     config = RecTrainConfig(steps=2, batch_size=4, warmup_steps=1, eval_every=2, distill="udml")
@@ -60,6 +62,7 @@ def _zero_weights(path: str) -> None:
                 path)
 
 
+@pytest.mark.train
 def test_rec_distillation_only_learns_the_teacher_not_the_labels(models_dir, tiny, tmp_path):
     """label_weight 0 drops CTC on the labels: the loss is the same whatever the labels say, and zero while the
     student still is the teacher; without a teacher it is refused."""
@@ -85,6 +88,7 @@ def tiny_det(shared, tmp_path_factory):
     return label_subset(shared, "icdar2015", "train_label.txt", 3, tmp_path_factory.mktemp("tiny_det") / "train.txt")
 
 
+@pytest.mark.train
 def test_det_cml_copy_paste_steps_and_resume(models_dir, tiny_det, tmp_path):
     from quantize.train.det import DetTrainConfig, train_det
 
@@ -100,6 +104,7 @@ def test_det_cml_copy_paste_steps_and_resume(models_dir, tiny_det, tmp_path):
     assert json.load(open(os.path.join(out, "checkpoint.json")))["step"] == 3 and len(_losses(out)) == 3
 
 
+@pytest.mark.train
 def test_det_mimic_learns_the_teacher_not_the_labels(models_dir, tiny_det, tmp_path):
     """mimic drops the ground-truth loss: the official weights already reproduce the teacher, so their first loss is
     far below 'teacher' mode's (ground truth + teacher) on the same batch."""
@@ -133,6 +138,7 @@ def test_det_augment_keeps_polygons_with_the_image():
         assert out[cy, cx].mean() > 150  # the box still covers the bright text region
 
 
+@pytest.mark.train
 def test_rec_qat_steps_and_an_export_arm_runs(models_dir, tiny, tmp_path, pipeline, shared,
                                               emulated_runtime):
     from edge_ocr.engines.lite import convert_to_nb, inspect_nb
@@ -173,6 +179,7 @@ def test_rec_qat_steps_and_an_export_arm_runs(models_dir, tiny, tmp_path, pipeli
     np.testing.assert_allclose(kept / kept.sum(-1, keepdims=True), program, atol=1e-3)
 
 
+@pytest.mark.train
 def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_path, emulated_runtime, shared):
     """Exporting a QAT detector after training steps and evaluations (best checkpoints) once broke in Paddle's
     SOT translator; the exported model keeps a dynamic input and its fake-quant ops."""
@@ -193,16 +200,22 @@ def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_pa
     from edge_ocr.det import preprocess_det
 
     image = cv2.imread(os.path.join(shared, "data", "icdar2015", "ch4_test_images", "img_11.jpg"))
-    x = preprocess_det(image, DetParams(limit_side_len=320))
+    # img_11's text at native scale (the whole photo shrunk to 320 leaves text too small for the FP32 detector too)
+    x = preprocess_det(image[0:320, 300:620], DetParams(limit_side_len=320))
     arm, program = run_as_nb(final, x, "arm", str(tmp_path))  # int8 det on the ARM runtime, emulated
     assert arm.shape == program.shape and np.isfinite(arm).all()
-    # the text/background decision at the threshold, where the reference is sure of it (int8 roundings differ by
-    # CPU, so pixels near 0.3 may flip)
+    # the text/background decision at the threshold, where the reference is sure of it. int8 roundings differ by
+    # CPU and a DB map is steep at text edges, so a few sure pixels may flip (measured on Intel AVX-512: 4 of 102,356);
+    # a real kernel or scale error flips whole regions
     sure = np.abs(program - 0.3) >= 0.2
-    assert (program[sure] > 0.3).any() and sure.mean() > 0.5
-    assert ((arm[sure] > 0.3) == (program[sure] > 0.3)).all()
+    text = program[sure] > 0.3
+    assert text.mean() > 0.005 and sure.mean() > 0.5, (text.mean(), sure.mean())
+    flipped = ((arm[sure] > 0.3) != text).mean()
+    assert flipped < 1e-3, flipped
+    assert abs((arm > 0.3).mean() - (program > 0.3).mean()) < 0.05 * (program > 0.3).mean()
 
 
+@pytest.mark.train
 def test_cls_training_steps_export_and_resume(models_dir, tiny, tmp_path):
     from edge_ocr.engines import create_engine
     from quantize.train.cls import ClsData, ClsTrainConfig, train_cls
@@ -221,6 +234,7 @@ def test_cls_training_steps_export_and_resume(models_dir, tiny, tmp_path):
     assert json.load(open(os.path.join(out, "checkpoint.json")))["step"] == 4
 
 
+@pytest.mark.train
 def test_rec_training_with_augmented_batches(models_dir, tiny, tmp_path):
     from quantize.train.rec import RecData
 
