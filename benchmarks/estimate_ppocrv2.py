@@ -49,7 +49,7 @@ def calibration_batches(role: str, count: int = 8) -> list[np.ndarray]:
 def build(models: str) -> dict[str, dict[str, str]]:
     """{variant: {role: .nb}}: FP32 and PTQ int8 converted here, PaddleOCR's slim .nb as shipped."""
     from edge_ocr.engines.lite import convert_to_nb
-    from quantize.compress.ptq import quantize_ptq
+    from edge_ocr.host.quantize.compress.ptq import quantize_ptq
 
     out: dict[str, dict[str, str]] = {"fp32": {}, "ptq-int8": {}, "paddleocr-slim": {}}
     os.makedirs(WORK, exist_ok=True)

@@ -85,7 +85,7 @@ def build(name: str) -> dict[str, str]:
     net.eval()
     paddle.jit.save(net, os.path.join(fp32_dir, "inference"), input_spec=[InputSpec(list(SHAPE), "float32", "x")])
     patch_program(os.path.join(fp32_dir, "inference.pdmodel"))
-    from quantize.compress.ptq import quantize_ptq
+    from edge_ocr.host.quantize.compress.ptq import quantize_ptq
 
     rng = np.random.default_rng(0)
     calibration = [rng.random(SHAPE, dtype=np.float32) for _ in range(4)]

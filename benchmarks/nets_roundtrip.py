@@ -21,7 +21,7 @@ from benchmarks.compare_paddleocr import compare  # noqa: E402
 
 def main() -> None:
     from edge_ocr import OCRPipeline
-    from quantize.nets.registry import export_models
+    from edge_ocr.host.quantize.nets.registry import export_models
 
     shared = shared_dir()
     official = os.path.join(shared, "models", "ppocrv2")

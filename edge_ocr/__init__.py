@@ -27,14 +27,14 @@ _LAZY = {
     "EvalConfig": ("edge_ocr.evaluation.api", "EvalConfig"),
     "EvalReport": ("edge_ocr.evaluation.api", "EvalReport"),
     "PipelineOptions": ("edge_ocr.pipeline_options", "PipelineOptions"),
-    "compress": ("quantize.compress.api", "compress"),
-    "CompressConfig": ("quantize.compress.config", "CompressConfig"),
-    "CompressReport": ("quantize.compress.api", "CompressReport"),
-    "export": ("export.api", "export"),
-    "ExportConfig": ("export.api", "ExportConfig"),
-    "verify": ("export.api", "verify"),
-    "VerifyConfig": ("export.api", "VerifyConfig"),
-    "VerifyReport": ("export.api", "VerifyReport"),
+    "compress": ("edge_ocr.host.quantize.compress.api", "compress"),
+    "CompressConfig": ("edge_ocr.host.quantize.compress.config", "CompressConfig"),
+    "CompressReport": ("edge_ocr.host.quantize.compress.api", "CompressReport"),
+    "export": ("edge_ocr.host.export.api", "export"),
+    "ExportConfig": ("edge_ocr.host.export.api", "ExportConfig"),
+    "verify": ("edge_ocr.host.export.api", "verify"),
+    "VerifyConfig": ("edge_ocr.host.export.api", "VerifyConfig"),
+    "VerifyReport": ("edge_ocr.host.export.api", "VerifyReport"),
 }
 
 

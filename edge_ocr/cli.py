@@ -438,8 +438,9 @@ def _load_plugins() -> None:
     """Sub-commands that live in other modules register themselves on import."""
     import importlib
 
-    for module in ("edge_ocr.evaluation.cli", "edge_ocr.bench.cli", "export.cli", "quantize.nets.cli",
-                   "quantize.train.cli", "quantize.compress.cli"):
+    for module in ("edge_ocr.evaluation.cli", "edge_ocr.bench.cli", "edge_ocr.host.export.cli",
+                   "edge_ocr.host.quantize.nets.cli", "edge_ocr.host.quantize.train.cli",
+                   "edge_ocr.host.quantize.compress.cli"):
         try:
             importlib.import_module(module)
         except ImportError as exc:

@@ -4,7 +4,7 @@
 loops, losses, augmentation, QAT) and ``quantize.compress`` (calibration, PTQ, sensitivity, pruning plans, recipes).
 The main entry points are one import away and load their room (and paddle) only when first used::
 
-    from quantize import det_calibration, quantize_ptq
+    from edge_ocr.host.quantize import det_calibration, quantize_ptq
 
     quantize_ptq("ch_PP-OCRv2_det_infer", det_calibration("train_label.txt"), "out/det")
 """
@@ -14,31 +14,31 @@ from __future__ import annotations
 import importlib
 
 _API = {
-    "load_official": "quantize.nets.registry",
-    "export_models": "quantize.nets.registry",
-    "build_network": "quantize.nets.pruned",
-    "apply_plan": "quantize.nets.pruned",
-    "load_plan": "quantize.nets.pruned",
-    "save_inference_model": "quantize.nets.export",
-    "train_det": "quantize.train.det",
-    "DetTrainConfig": "quantize.train.det",
-    "train_rec": "quantize.train.rec",
-    "RecTrainConfig": "quantize.train.rec",
-    "train_cls": "quantize.train.cls",
-    "ClsTrainConfig": "quantize.train.cls",
-    "quantize_aware": "quantize.train.qat",
-    "save_qat_model": "quantize.train.qat",
-    "det_calibration": "quantize.compress.calibration",
-    "rec_calibration": "quantize.compress.calibration",
-    "cls_calibration": "quantize.compress.calibration",
-    "quantize_ptq": "quantize.compress.ptq",
-    "quantizable_layers": "quantize.compress.program",
-    "layer_sensitivity": "quantize.compress.sensitivity",
-    "prune_model": "quantize.compress.prune",
-    "PTQOptions": "quantize.compress.recipes",
-    "TrainRecipeOptions": "quantize.compress.recipes",
-    "quantize_models": "quantize.compress.recipes",
-    "train_models": "quantize.compress.recipes",
+    "load_official": "edge_ocr.host.quantize.nets.registry",
+    "export_models": "edge_ocr.host.quantize.nets.registry",
+    "build_network": "edge_ocr.host.quantize.nets.pruned",
+    "apply_plan": "edge_ocr.host.quantize.nets.pruned",
+    "load_plan": "edge_ocr.host.quantize.nets.pruned",
+    "save_inference_model": "edge_ocr.host.quantize.nets.export",
+    "train_det": "edge_ocr.host.quantize.train.det",
+    "DetTrainConfig": "edge_ocr.host.quantize.train.det",
+    "train_rec": "edge_ocr.host.quantize.train.rec",
+    "RecTrainConfig": "edge_ocr.host.quantize.train.rec",
+    "train_cls": "edge_ocr.host.quantize.train.cls",
+    "ClsTrainConfig": "edge_ocr.host.quantize.train.cls",
+    "quantize_aware": "edge_ocr.host.quantize.train.qat",
+    "save_qat_model": "edge_ocr.host.quantize.train.qat",
+    "det_calibration": "edge_ocr.host.quantize.compress.calibration",
+    "rec_calibration": "edge_ocr.host.quantize.compress.calibration",
+    "cls_calibration": "edge_ocr.host.quantize.compress.calibration",
+    "quantize_ptq": "edge_ocr.host.quantize.compress.ptq",
+    "quantizable_layers": "edge_ocr.host.quantize.compress.program",
+    "layer_sensitivity": "edge_ocr.host.quantize.compress.sensitivity",
+    "prune_model": "edge_ocr.host.quantize.compress.prune",
+    "PTQOptions": "edge_ocr.host.quantize.compress.recipes",
+    "TrainRecipeOptions": "edge_ocr.host.quantize.compress.recipes",
+    "quantize_models": "edge_ocr.host.quantize.compress.recipes",
+    "train_models": "edge_ocr.host.quantize.compress.recipes",
 }
 
 __all__ = sorted(_API)

@@ -72,11 +72,11 @@ if [ "$(cat "$VENV/.edge-ocr-deps" 2>/dev/null)" != "$deps_stamp" ]; then
   echo "$deps_stamp" > "$VENV/.edge-ocr-deps"
 fi
 # The package's Python sources decide whether edge-ocr is reinstalled.
-src_stamp=$(find edge_ocr quantize export setup.py -name '*.py' -print0 | sort -z | xargs -0 sha256sum | stamp)
+src_stamp=$(find edge_ocr quantize export pyproject.toml -type f \( -name '*.py' -o -name '*.json' -o -name pyproject.toml \) -print0 | sort -z | xargs -0 sha256sum | stamp)
 if [ "$(cat "$VENV/.edge-ocr-src" 2>/dev/null)" != "$src_stamp" ]; then
   say "installing edge-ocr from $ROOT"
   # --no-deps: the runtime needs only the wheels above (no paddlelite: PyPI has no ARM build; the native engine
-  # replaces it). --ignore-requires-python: setup.py's cap is the x86 host's (paddlelite wheels); the runtime runs
+  # replaces it). --ignore-requires-python: pyproject.toml's cap is the x86 host's (paddlelite wheels); the runtime runs
   # on 3.11.
   "${PIP[@]}" install -q --no-deps --ignore-requires-python "${PIP_IDX[@]}" .
   echo "$src_stamp" > "$VENV/.edge-ocr-src"

@@ -77,14 +77,14 @@ def cache_dir(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def x86_bundle(models_dir, tmp_path_factory) -> str:
     """An FP32 x86 bundle of the official models (runs on this host's Paddle Lite)."""
-    from export.bundle import export_bundle
+    from edge_ocr.host.export.bundle import export_bundle
 
     return export_bundle(models_dir, str(tmp_path_factory.mktemp("bundles") / "x86"), target="x86")
 
 
 @pytest.fixture(scope="session")
 def arm_bundle(models_dir, tmp_path_factory) -> str:
-    from export.bundle import export_bundle
+    from edge_ocr.host.export.bundle import export_bundle
 
     return export_bundle(models_dir, str(tmp_path_factory.mktemp("bundles") / "arm"), target="arm")
 
@@ -103,9 +103,9 @@ def rec_train(shared):
 def quantized(models_dir, det_train, rec_train, tmp_path_factory):
     """All three models quantized with abs_max on a handful of calibration samples; as in the PTQ recipe, the
     recognizer's first 16 layers stay FP32 (int8 there reads garbage, whose near-ties flip on any rounding)."""
+    from edge_ocr.host.quantize.compress.program import quantizable_layers
+    from edge_ocr.host.quantize.compress.recipes import PTQOptions, quantize_models
     from edge_ocr.models import resolve_models
-    from quantize.compress.program import quantizable_layers
-    from quantize.compress.recipes import PTQOptions, quantize_models
 
     out = str(tmp_path_factory.mktemp("ptq") / "quantized")
     stem = [layer.weight for layer in quantizable_layers(resolve_models(models_dir).rec)[:16]]
@@ -117,7 +117,7 @@ def quantized(models_dir, det_train, rec_train, tmp_path_factory):
 @pytest.fixture(scope="session")
 def int8_arm_bundle(quantized, tmp_path_factory) -> str:
     """The PTQ models above as an int8 ARM bundle."""
-    from export.bundle import export_bundle
+    from edge_ocr.host.export.bundle import export_bundle
 
     return export_bundle(quantized, str(tmp_path_factory.mktemp("bundles") / "int8-arm"), target="arm")
 

@@ -19,8 +19,8 @@ def test_import_edge_ocr_loads_no_host_tool_until_asked():
     code = ("import sys, edge_ocr\n"
             "assert not {'paddle', 'quantize', 'export'} & set(sys.modules), sorted(sys.modules)\n"
             "assert callable(edge_ocr.evaluate) and not {'paddle', 'quantize', 'export'} & set(sys.modules)\n"
-            "assert edge_ocr.compress.__module__ == 'quantize.compress.api'\n"
-            "assert edge_ocr.verify.__module__ == edge_ocr.export.__module__ == 'export.api'\n"
+            "assert edge_ocr.compress.__module__ == 'edge_ocr.host.quantize.compress.api'\n"
+            "assert edge_ocr.verify.__module__ == edge_ocr.export.__module__ == 'edge_ocr.host.export.api'\n"
             "assert 'paddle' not in sys.modules\n"
             "assert 'CompressConfig' in dir(edge_ocr)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)

@@ -57,7 +57,7 @@ def test_int8_arm_bundle_matches_its_quantized_models(emulated_runtime, int8_arm
     differently on another x86 vector unit (AVX2 vs AVX-512: one cls crop read 0.648 on ARM, 0.561 in Paddle
     Inference on an Intel host, 0.6 on AMD). So the contract is verify's: every decision the reference was sure of
     (margin >= SURE_GAP) is the same on ARM, and no recognized line changes where the reference was sure."""
-    from export.verify import SURE_GAP, compare_lines
+    from edge_ocr.host.export.verify import SURE_GAP, compare_lines
 
     for role, batch in (("cls", cls_batch), ("rec", rec_batch)):
         engine = LiteEngine(os.path.join(int8_arm_bundle, f"{role}.nb"), threads=1, runtime="qemu")

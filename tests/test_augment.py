@@ -6,7 +6,7 @@ import os
 import cv2
 import numpy as np
 
-from quantize.train.augment import _bbox, _overlaps, copy_paste
+from edge_ocr.host.quantize.train.augment import _bbox, _overlaps, copy_paste
 
 
 def _read(shared, index):
@@ -41,7 +41,7 @@ def test_copy_paste_adds_non_overlapping_instances(shared):
 def test_rec_augment_keeps_the_crop_a_readable_image():
     import numpy as np
 
-    from quantize.train.augment import rec_augment
+    from edge_ocr.host.quantize.train.augment import rec_augment
 
     rng = np.random.default_rng(0)
     crop = np.full((32, 120, 3), 255, np.uint8)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from edge_ocr.errors import EdgeOCRError
+from edge_ocr.host.export.charset import apply_charset, charset_characters, static_inference_model
 from edge_ocr.rec import load_charset
-from export.charset import apply_charset, charset_characters, static_inference_model
 from tests.conftest import run_cli, word_crops
 
 
@@ -88,7 +88,7 @@ def test_quantized_recognizer_slices_with_its_per_channel_scales(quantized, shar
 def test_an_unknown_op_before_the_softmax_is_refused(tmp_path):
     import paddle
 
-    from export.charset import slice_recognizer
+    from edge_ocr.host.export.charset import slice_recognizer
 
     paddle.enable_static()
     try:

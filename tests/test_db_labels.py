@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from quantize.train.db_labels import make_db_labels
+from edge_ocr.host.quantize.train.db_labels import make_db_labels
 
 
 def test_rectangle_targets():
@@ -41,9 +41,9 @@ def test_db_loss_on_real_labels_decreases_with_training(models_dir, shared):
 
     from edge_ocr.config import DetParams
     from edge_ocr.det import normalize_to_chw
-    from quantize.nets.registry import load_official
-    from quantize.train.loop import set_train
-    from quantize.train.losses import db_loss
+    from edge_ocr.host.quantize.nets.registry import load_official
+    from edge_ocr.host.quantize.train.loop import set_train
+    from edge_ocr.host.quantize.train.losses import db_loss
 
     root = os.path.join(shared, "data", "icdar2015")
     path, boxes = open(os.path.join(root, "train_label.txt"), encoding="utf-8").readline().rstrip("\n").split("\t", 1)

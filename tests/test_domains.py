@@ -55,8 +55,8 @@ def test_single_file_flags_are_the_icdar2015_domain(shared, tiny_domains):
 
 
 def test_train_side_never_reads_what_a_domain_scores(shared, tmp_path):
-    from quantize.compress.calibration import label_files, merge_label_files
-    from quantize.train.loop import split_parts
+    from edge_ocr.host.quantize.compress.calibration import label_files, merge_label_files
+    from edge_ocr.host.quantize.train.loop import split_parts
 
     data = os.path.join(shared, "data")
     td500 = os.path.join(data, "td500_train", "det_label.txt")
@@ -101,8 +101,8 @@ def test_eval_scores_report_and_markdown_every_domain(models_dir, tiny_domains, 
 
 
 def test_gate_and_report_per_domain():
-    from quantize.compress.cli import accuracy_markdown
-    from quantize.compress.recipes import accuracy_drop, gate
+    from edge_ocr.host.quantize.compress.cli import accuracy_markdown
+    from edge_ocr.host.quantize.compress.recipes import accuracy_drop, gate
 
     fp32 = {"icdar2015": {"det_hmean": 0.40, "e2e_hmean": 0.20, "rec_accuracy": 0.50},
             "td500": {"det_hmean": 0.50, "e2e_hmean": None, "rec_accuracy": None}}
@@ -170,7 +170,7 @@ def test_compress_mixes_calibration_files_scores_each_domain_and_gates(models_di
     merged = (tmp_path / "bundle-artifacts" / "calib-det.txt").read_text(encoding="utf-8").splitlines()
     assert len(merged) == 500 + 300 - TD500_DEV_IMAGES
     assert len((tmp_path / "bundle-artifacts" / "calib-rec.txt").read_text(encoding="utf-8").splitlines()) == 3020
-    from quantize.compress.program import op_counts
+    from edge_ocr.host.quantize.compress.program import op_counts
 
     assert op_counts(str(tmp_path / "bundle-artifacts" / "quantized" / "rec"))["matmul_v2"] == 3  # factor, fc_mid, fc
     assert os.path.isfile(tmp_path / "bundle-artifacts" / "fp32-rec-lowrank" / "inference.pdmodel")

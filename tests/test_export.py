@@ -15,7 +15,7 @@ from tests.conftest import run_cli
 
 def test_export_writes_the_params_it_is_given(models_dir, tmp_path):
     """Non-default parameters travel in the manifest and come back (defaults alone would pass if ignored)."""
-    from export.bundle import export_bundle
+    from edge_ocr.host.export.bundle import export_bundle
 
     params = PipelineParams()
     params.det.box_thresh, params.det.limit_side_len, params.rec.drop_score = 0.55, 736, 0.3
@@ -111,10 +111,10 @@ def test_unread_attrs_are_dropped_and_the_arm_nb_computes_the_same(quantized, sh
 
 
 def test_compacted_program_reads_back_the_same_and_keeps_the_weights(x86_bundle, models_dir, tmp_path):
-    """export.nb_compact: every table, vector and string of the program read back field for field; the weights'
-    bytes untouched; a file of another format is refused, not rewritten."""
-    from export.bundle import export_bundle
-    from export.nb_compact import HEADER, NbFormatError, compact_nb, compact_nb_bytes, read_program
+    """edge_ocr.host.export.nb_compact: every table, vector and string of the program read back field for field; the
+    weights' bytes untouched; a file of another format is refused, not rewritten."""
+    from edge_ocr.host.export.bundle import export_bundle
+    from edge_ocr.host.export.nb_compact import HEADER, NbFormatError, compact_nb, compact_nb_bytes, read_program
 
     assert load_bundle(x86_bundle).manifest["models"]["cls"]["program_compacted"] is True  # export's default
     plain = export_bundle(models_dir, str(tmp_path / "plain"), target="x86", compact_program=False)
@@ -145,7 +145,7 @@ def test_compacted_weight_only_recognizer_runs_the_same_on_arm(quantized, shared
     does."""
     from edge_ocr.cls import resize_norm_padded
     from edge_ocr.engines.lite import LiteEngine, convert_to_nb
-    from export.nb_compact import compact_nb
+    from edge_ocr.host.export.nb_compact import compact_nb
     from tests.conftest import word_crops
 
     batch = np.stack([resize_norm_padded(c, 32, 320) for c in word_crops(shared, 2)]).astype(np.float32)

@@ -15,7 +15,7 @@ from tests.conftest import label_subset, run_cli
 
 @pytest.mark.parametrize("boxes", ["labels", "detector"])
 def test_read_lines_writes_train_and_dev_crops_labelled_by_fp32(shared, models_dir, tmp_path, boxes):
-    from quantize.train.line_readings import read_lines
+    from edge_ocr.host.quantize.train.line_readings import read_lines
 
     labels = label_subset(shared, "td500_train", "det_label.txt", 3, tmp_path / "three.txt")
     out = tmp_path / "lines"

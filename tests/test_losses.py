@@ -6,7 +6,7 @@ import numpy as np
 import paddle
 import pytest
 
-from quantize.train import losses
+from edge_ocr.host.quantize.train import losses
 
 
 def t(values, dtype="float32"):

@@ -11,7 +11,7 @@ from edge_ocr.errors import EdgeOCRError
 
 @pytest.fixture(scope="module")
 def cls_batch(shared):
-    from quantize.compress.calibration import cls_calibration
+    from edge_ocr.host.quantize.compress.calibration import cls_calibration
 
     return cls_calibration(os.path.join(shared, "data", "ic15_rec", "rec_gt_train.txt"), limit=12)[0]
 
@@ -19,9 +19,9 @@ def cls_batch(shared):
 def test_cls_network_reproduces_the_official_model(models_dir, cls_batch, tmp_path):
     import paddle
 
-    from quantize.nets.cls_mobilenetv3 import ClsMobileNetV3
-    from quantize.nets.export import save_inference_model
-    from quantize.nets.weights import import_weights
+    from edge_ocr.host.quantize.nets.cls_mobilenetv3 import ClsMobileNetV3
+    from edge_ocr.host.quantize.nets.export import save_inference_model
+    from edge_ocr.host.quantize.nets.weights import import_weights
 
     official = os.path.join(models_dir, "ch_ppocr_mobile_v2.0_cls_infer")
     net = ClsMobileNetV3()
@@ -37,8 +37,8 @@ def test_cls_network_reproduces_the_official_model(models_dir, cls_batch, tmp_pa
 
 
 def test_weight_import_names_mismatches(models_dir):
-    from quantize.nets.cls_mobilenetv3 import ClsMobileNetV3
-    from quantize.nets.weights import import_weights
+    from edge_ocr.host.quantize.nets.cls_mobilenetv3 import ClsMobileNetV3
+    from edge_ocr.host.quantize.nets.weights import import_weights
 
     with pytest.raises(EdgeOCRError, match="does not match program tensor|left without"):
         import_weights(ClsMobileNetV3(num_classes=3), os.path.join(models_dir, "ch_ppocr_mobile_v2.0_cls_infer"))
@@ -49,10 +49,10 @@ def test_weight_import_names_mismatches(models_dir):
 def test_rec_network_reproduces_the_official_model(models_dir, shared, tmp_path):
     import paddle
 
-    from quantize.compress.calibration import rec_calibration
-    from quantize.nets.export import save_inference_model
-    from quantize.nets.rec_lcnet_crnn import RecCRNN
-    from quantize.nets.weights import import_weights
+    from edge_ocr.host.quantize.compress.calibration import rec_calibration
+    from edge_ocr.host.quantize.nets.export import save_inference_model
+    from edge_ocr.host.quantize.nets.rec_lcnet_crnn import RecCRNN
+    from edge_ocr.host.quantize.nets.weights import import_weights
 
     official = os.path.join(models_dir, "ch_PP-OCRv2_rec_infer")
     net = RecCRNN()
@@ -74,8 +74,8 @@ def test_det_network_and_nets_export_round_trip(models_dir, test_images, tmp_pat
     from edge_ocr import OCRPipeline
     from edge_ocr.config import DetParams
     from edge_ocr.det import preprocess_det
+    from edge_ocr.host.quantize.nets.registry import load_official
     from edge_ocr.models import resolve_models
-    from quantize.nets.registry import load_official
     from tests.conftest import run_as_nb, run_cli
 
     net = load_official("det", models_dir)
@@ -123,9 +123,9 @@ def test_opt_failures_give_opts_reason():
 def test_lstm_input_factored_exactly_at_full_rank_and_runs_on_arm(models_dir, tmp_path, emulated_runtime):
     import paddle
 
-    from quantize.nets.export import save_inference_model
-    from quantize.nets.rec_lcnet_crnn import factor_lstm_input
-    from quantize.nets.registry import load_official
+    from edge_ocr.host.quantize.nets.export import save_inference_model
+    from edge_ocr.host.quantize.nets.rec_lcnet_crnn import factor_lstm_input
+    from edge_ocr.host.quantize.nets.registry import load_official
     from tests.conftest import run_as_nb
 
     net = load_official("rec", models_dir)
@@ -151,8 +151,8 @@ def test_lstm_input_factored_by_its_inputs_loses_less_than_plain_svd(models_dir,
     import paddle
 
     from edge_ocr.cls import resize_norm_padded
-    from quantize.nets.rec_lcnet_crnn import factor_lstm_input, lstm_input_moment
-    from quantize.nets.registry import load_official
+    from edge_ocr.host.quantize.nets.rec_lcnet_crnn import factor_lstm_input, lstm_input_moment
+    from edge_ocr.host.quantize.nets.registry import load_official
     from tests.conftest import word_crops
 
     net = load_official("rec", models_dir)
@@ -190,7 +190,7 @@ def test_export_survives_a_failed_trace_whose_program_id_is_reused(tmp_path, mon
     import paddle
     from paddle.jit.dy2static import program_translator
 
-    from quantize.nets.export import save_inference_model
+    from edge_ocr.host.quantize.nets.export import save_inference_model
 
     class FailsWhileTraced(paddle.nn.Layer):
         def __init__(self):

@@ -26,9 +26,9 @@ def test_pruned_rec_shrinks_runs_saves_and_rebuilds(models_dir, tmp_path):
     import paddle
 
     from edge_ocr.engines import create_engine
-    from quantize.compress.prune import model_cost
-    from quantize.nets.export import save_inference_model
-    from quantize.nets.pruned import apply_plan, build_network
+    from edge_ocr.host.quantize.compress.prune import model_cost
+    from edge_ocr.host.quantize.nets.export import save_inference_model
+    from edge_ocr.host.quantize.nets.pruned import apply_plan, build_network
 
     net = build_network("rec", models_dir)
     before, cost_before = _shapes(net), model_cost(net, "rec")
@@ -60,8 +60,8 @@ def test_pruned_rec_shrinks_runs_saves_and_rebuilds(models_dir, tmp_path):
 def test_pruned_detector_keeps_its_training_branches(models_dir):
     import paddle
 
-    from quantize.compress.prune import model_cost
-    from quantize.nets.pruned import apply_plan, build_network
+    from edge_ocr.host.quantize.compress.prune import model_cost
+    from edge_ocr.host.quantize.nets.pruned import apply_plan, build_network
 
     net = build_network("det", models_dir)
     flops = model_cost(net, "det")["flops"]
@@ -77,8 +77,8 @@ def test_pruned_detector_keeps_its_training_branches(models_dir):
 
 @pytest.mark.slow
 def test_plan_for_flops_spares_the_sensitive_layer(models_dir):
-    from quantize.compress.prune import plan_for_flops
-    from quantize.nets.pruned import build_network
+    from edge_ocr.host.quantize.compress.prune import plan_for_flops
+    from edge_ocr.host.quantize.nets.pruned import build_network
 
     net = build_network("det", models_dir)
     fragile = {f"{r:.1f}": 50.0 for r in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)}
@@ -95,8 +95,8 @@ def test_plan_for_flops_spares_the_sensitive_layer(models_dir):
 
 @pytest.mark.slow
 def test_plan_from_ratios_rounds_channels_and_refuses_bad_layers(models_dir):
-    from quantize.compress.prune import plan_from_ratios
-    from quantize.nets.pruned import build_network
+    from edge_ocr.host.quantize.compress.prune import plan_from_ratios
+    from edge_ocr.host.quantize.nets.pruned import build_network
 
     net = build_network("det", models_dir)
     plan = plan_from_ratios(net, "det", {"neck.in5.weight": 0.59, "head.binarize.conv.weight": 0.2})
@@ -111,8 +111,8 @@ def test_plan_from_ratios_rounds_channels_and_refuses_bad_layers(models_dir):
 
 @pytest.mark.slow
 def test_sensitivity_table_and_prune_cli(models_dir, tiny_labels, tmp_path):
-    from quantize.compress.prune import dev_metric, sensitivity
-    from quantize.nets.pruned import build_network
+    from edge_ocr.host.quantize.compress.prune import dev_metric, sensitivity
+    from edge_ocr.host.quantize.nets.pruned import build_network
 
     net = build_network("rec", models_dir)
     evaluate = dev_metric("rec", tiny_labels["rec"], 8, models_dir)
@@ -147,8 +147,8 @@ def test_sensitivity_table_and_prune_cli(models_dir, tiny_labels, tmp_path):
 def test_qat_keeps_the_first_layers_fp32(models_dir):
     from paddle import nn
 
-    from quantize.nets.registry import load_official
-    from quantize.train.qat import quantize_aware
+    from edge_ocr.host.quantize.nets.registry import load_official
+    from edge_ocr.host.quantize.train.qat import quantize_aware
 
     net = load_official("rec", models_dir)
     quantize_aware(net, keep_fp32_first=2)
@@ -161,7 +161,7 @@ def test_qat_keeps_the_first_layers_fp32(models_dir):
 
 
 def test_split_parts_holds_out_the_dev_tail(tmp_path):
-    from quantize.train.loop import split_parts
+    from edge_ocr.host.quantize.train.loop import split_parts
 
     labels = tmp_path / "train.txt"
     labels.write_text("a\nb\n")
@@ -231,8 +231,8 @@ def test_compress_prune_qat_tiny_end_to_end(models_dir, tiny_labels, shared, tmp
 def test_resume_keeps_only_a_finished_stage_with_the_same_config(tmp_path):
     from dataclasses import asdict
 
-    from quantize.compress.recipes import _finished
-    from quantize.train.rec import RecTrainConfig
+    from edge_ocr.host.quantize.compress.recipes import _finished
+    from edge_ocr.host.quantize.train.rec import RecTrainConfig
 
     config = RecTrainConfig(steps=4, qat=True, distill="teacher")
     stage = tmp_path / "qat-rec"
@@ -244,7 +244,7 @@ def test_resume_keeps_only_a_finished_stage_with_the_same_config(tmp_path):
     assert _finished(str(stage), RecTrainConfig(steps=4, qat=True, distill="udml")) is None  # other config
     assert _finished(str(stage), RecTrainConfig(steps=8, qat=True, distill="teacher")) is None  # not finished
     # the labels it trained on are recorded beside it: other labels retrain it, the same ones keep it
-    from quantize.compress.recipes import LABELS_DIGEST, _labels_digest
+    from edge_ocr.host.quantize.compress.recipes import LABELS_DIGEST, _labels_digest
 
     labels = tmp_path / "calib-rec.txt"
     labels.write_text("a.png\tHELLO\n")

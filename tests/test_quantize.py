@@ -15,7 +15,7 @@ from tests.conftest import run_cli, sure_decisions_changed
 
 
 def test_calibration_is_preprocessed_like_inference(det_train, rec_train):
-    from quantize.compress.calibration import cls_calibration, det_calibration, rec_calibration
+    from edge_ocr.host.quantize.compress.calibration import cls_calibration, det_calibration, rec_calibration
 
     det = det_calibration(det_train, limit=2)
     assert [d.shape for d in det] == [(1, 3, 544, 960)] * 2 and det[0].dtype == np.float32
@@ -25,14 +25,14 @@ def test_calibration_is_preprocessed_like_inference(det_train, rec_train):
 
 
 def test_calibration_refuses_the_test_set(shared):
-    from quantize.compress.calibration import det_calibration
+    from edge_ocr.host.quantize.compress.calibration import det_calibration
 
     with pytest.raises(EdgeOCRError, match="never a test set"):
         det_calibration(os.path.join(shared, "data", "icdar2015", "test_label.txt"))
 
 
 def test_quantized_models_have_fake_quant_ops(quantized):
-    from quantize.compress.program import op_counts
+    from edge_ocr.host.quantize.compress.program import op_counts
 
     for role in ("det", "cls", "rec"):
         ops = op_counts(os.path.join(quantized, role))
@@ -42,10 +42,10 @@ def test_quantized_models_have_fake_quant_ops(quantized):
 
 
 def test_skip_layers_keeps_a_layer_fp32(models_dir, det_train, tmp_path):
+    from edge_ocr.host.quantize.compress.calibration import det_calibration
+    from edge_ocr.host.quantize.compress.program import quantizable_layers
+    from edge_ocr.host.quantize.compress.ptq import quantize_ptq
     from edge_ocr.program import load_program_desc
-    from quantize.compress.calibration import det_calibration
-    from quantize.compress.program import quantizable_layers
-    from quantize.compress.ptq import quantize_ptq
 
     det = os.path.join(models_dir, "ch_PP-OCRv2_det_infer")
     first = quantizable_layers(det)[0].weight
@@ -66,7 +66,7 @@ def test_skip_layers_keeps_a_layer_fp32(models_dir, det_train, tmp_path):
     ({"skip_layers": ["no_such.w_0"]}, "names no quantizable layer"),
 ])
 def test_bad_ptq_options(models_dir, tmp_path, kwargs, message):
-    from quantize.compress.ptq import quantize_ptq
+    from edge_ocr.host.quantize.compress.ptq import quantize_ptq
 
     data = [np.zeros((1, 3, 64, 64), np.float32)]
     with pytest.raises(EdgeOCRError, match=message):
@@ -74,7 +74,7 @@ def test_bad_ptq_options(models_dir, tmp_path, kwargs, message):
 
 
 def test_export_quantized_to_both_targets(quantized, tmp_path):
-    from export.bundle import export_bundle
+    from edge_ocr.host.export.bundle import export_bundle
 
     arm = export_bundle(quantized, str(tmp_path / "arm"), target="arm")
     x86 = export_bundle(quantized, str(tmp_path / "x86"), target="x86")
@@ -163,8 +163,8 @@ def test_weight_only_int16_snaps_fp32_weights_and_the_arm_nb_computes_with_them(
     from edge_ocr.cls import resize_norm_padded
     from edge_ocr.engines.lite import LiteEngine, convert_to_nb
     from edge_ocr.engines.paddle_inference import PaddleInferenceEngine
-    from export.charset import static_inference_model
-    from export.weight_only import fp32_weights, snap_models, snap_to_grid
+    from edge_ocr.host.export.charset import static_inference_model
+    from edge_ocr.host.export.weight_only import fp32_weights, snap_models, snap_to_grid
     from tests.conftest import word_crops
 
     out, done = snap_models(quantized, str(tmp_path / "snapped"), bits=16)
@@ -212,8 +212,8 @@ def test_fp32_classifier_with_int8_weights_matches_its_snapped_model_on_arm(mode
     from edge_ocr.cls import resize_norm_padded
     from edge_ocr.engines.lite import LiteEngine, convert_to_nb
     from edge_ocr.engines.paddle_inference import PaddleInferenceEngine
+    from edge_ocr.host.export.weight_only import fp32_weights, snap_fp32_weights
     from edge_ocr.models import resolve_models
-    from export.weight_only import fp32_weights, snap_fp32_weights
     from tests.conftest import word_crops
 
     official = resolve_models(models_dir).cls

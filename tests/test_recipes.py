@@ -17,13 +17,13 @@ RECIPES = sorted(glob.glob(os.path.join(REPO, "recipes", "*.toml")))
 
 
 def _config(path: str, **overrides):
-    from quantize.compress.config import CompressConfig
+    from edge_ocr.host.quantize.compress.config import CompressConfig
 
     return CompressConfig.from_recipe(path, {"out": "/tmp/edge-ocr-recipe-test/out", **overrides})
 
 
 def test_the_shipped_recipes_exist_and_name_every_option(shared):
-    from quantize.compress.config import OPTIONS, read_recipe
+    from edge_ocr.host.quantize.compress.config import OPTIONS, read_recipe
 
     names = {os.path.basename(p)[:-5] for p in RECIPES}
     assert {"ptq", "qat-distill", "qat-distill-latin", "tiny"} <= names
@@ -46,7 +46,7 @@ def test_the_shipped_recipes_exist_and_name_every_option(shared):
 def test_the_release_recipes_are_the_reported_runs(shared):
     """qat-distill.toml gives the training and PTQ options compress-qat-distill.json recorded (without its --resume),
     and reads the inputs its command named, now made by the recipe."""
-    from quantize.compress.api import ptq_options, train_options
+    from edge_ocr.host.quantize.compress.api import ptq_options, train_options
 
     for name, result in (("qat-distill", "compress-qat-distill.json"),
                          ("qat-distill-latin", "compress-qat-distill-latin-int16.json")):
@@ -71,7 +71,7 @@ def test_the_release_recipes_are_the_reported_runs(shared):
 
 
 def test_flags_override_recipe_values_and_both_parse_the_same(tmp_path):
-    from quantize.compress.config import CompressConfig
+    from edge_ocr.host.quantize.compress.config import CompressConfig
 
     tiny = os.path.join(REPO, "recipes", "tiny.toml")
     config = _config(tiny, **{"rec-steps": "7", "keep-fp32-first": ["rec=4", "det=1"], "verify": False})
@@ -129,7 +129,7 @@ def test_recipe_paths_resolve_against_the_repository_shared_and_inputs(tmp_path,
 
 
 def test_subset_inputs_are_made_once_and_kept_while_their_spec_holds(tmp_path, shared):
-    from quantize.compress.inputs import check_input_specs, make_inputs
+    from edge_ocr.host.quantize.compress.inputs import check_input_specs, make_inputs
 
     labels = os.path.join(shared, "data", "ic15_rec", "rec_gt_train.txt")
     specs = {"few": {"kind": "subset", "labels": labels, "first": 3}}

@@ -11,8 +11,8 @@ import pytest
 
 from edge_ocr.errors import EdgeOCRError
 from edge_ocr.evaluation.labels import read_det_labels, read_rec_labels
-from quantize.train import synth_text
-from quantize.train.synth_text import SynthSizes, default_sources, generate_synth
+from edge_ocr.host.quantize.train import synth_text
+from edge_ocr.host.quantize.train.synth_text import SynthSizes, default_sources, generate_synth
 from tests.conftest import run_cli
 
 TINY = SynthSizes(rec_train=4, rec_dev=6, e2e_train=2, e2e_dev=3)

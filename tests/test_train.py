@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from quantize.train.rec import RecTrainConfig, train_rec
+from edge_ocr.host.quantize.train.rec import RecTrainConfig, train_rec
 from tests.conftest import label_subset, run_as_nb, sure_decisions_changed, word_crops
 
 
@@ -90,7 +90,7 @@ def tiny_det(shared, tmp_path_factory):
 
 @pytest.mark.train
 def test_det_cml_copy_paste_steps_and_resume(models_dir, tiny_det, tmp_path):
-    from quantize.train.det import DetTrainConfig, train_det
+    from edge_ocr.host.quantize.train.det import DetTrainConfig, train_det
 
     out = str(tmp_path / "det")
     config = DetTrainConfig(steps=2, batch_size=1, size=320, eval_every=2, distill="cml", copy_paste=True)
@@ -108,7 +108,7 @@ def test_det_cml_copy_paste_steps_and_resume(models_dir, tiny_det, tmp_path):
 def test_det_mimic_learns_the_teacher_not_the_labels(models_dir, tiny_det, tmp_path):
     """mimic drops the ground-truth loss: the official weights already reproduce the teacher, so their first loss is
     far below 'teacher' mode's (ground truth + teacher) on the same batch."""
-    from quantize.train.det import DetTrainConfig, train_det
+    from edge_ocr.host.quantize.train.det import DetTrainConfig, train_det
 
     first = {}
     for distill in ("mimic", "teacher"):
@@ -125,7 +125,7 @@ def test_det_mimic_learns_the_teacher_not_the_labels(models_dir, tiny_det, tmp_p
 def test_det_augment_keeps_polygons_with_the_image():
     import numpy as np
 
-    from quantize.train.det import augment
+    from edge_ocr.host.quantize.train.det import augment
 
     image = np.zeros((100, 200, 3), np.uint8)
     image[40:60, 50:150] = 255
@@ -142,7 +142,7 @@ def test_det_augment_keeps_polygons_with_the_image():
 def test_rec_qat_steps_and_an_export_arm_runs(models_dir, tiny, tmp_path, pipeline, shared,
                                               emulated_runtime):
     from edge_ocr.engines.lite import convert_to_nb, inspect_nb
-    from quantize.compress.program import op_counts
+    from edge_ocr.host.quantize.compress.program import op_counts
 
     out = str(tmp_path / "qat")
     os.makedirs(os.path.join(out, "best"))
@@ -168,7 +168,7 @@ def test_rec_qat_steps_and_an_export_arm_runs(models_dir, tiny, tmp_path, pipeli
     full_program = program
     # a charset bundle of a QAT recognizer: the weight quant-dequant op's per-channel scales are sliced with the
     # weights (opt refuses 6625 scales for 11 channels)
-    from export.charset import slice_recognizer
+    from edge_ocr.host.export.charset import slice_recognizer
 
     sliced = slice_recognizer(final, str(tmp_path / "sliced"), list(range(11)))
     assert any(entry.endswith(".scale_0[axis 0]") for entry in sliced["sliced"])
@@ -183,9 +183,9 @@ def test_rec_qat_steps_and_an_export_arm_runs(models_dir, tiny, tmp_path, pipeli
 def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_path, emulated_runtime, shared):
     """Exporting a QAT detector after training steps and evaluations (best checkpoints) once broke in Paddle's
     SOT translator; the exported model keeps a dynamic input and its fake-quant ops."""
+    from edge_ocr.host.quantize.compress.program import op_counts
+    from edge_ocr.host.quantize.train.det import DetTrainConfig, train_det
     from edge_ocr.program import input_spec
-    from quantize.compress.program import op_counts
-    from quantize.train.det import DetTrainConfig, train_det
 
     out = str(tmp_path / "det-qat")
     config = DetTrainConfig(steps=3, batch_size=1, size=320, eval_every=1, distill="teacher", qat=True)
@@ -218,7 +218,7 @@ def test_det_qat_with_teacher_exports_between_steps(models_dir, tiny_det, tmp_pa
 @pytest.mark.train
 def test_cls_training_steps_export_and_resume(models_dir, tiny, tmp_path):
     from edge_ocr.engines import create_engine
-    from quantize.train.cls import ClsData, ClsTrainConfig, train_cls
+    from edge_ocr.host.quantize.train.cls import ClsData, ClsTrainConfig, train_cls
 
     data = ClsData(tiny)
     assert len(data.images) == 8 and data.labels == [0, 1] * 4  # each crop upright and rotated 180°
@@ -236,7 +236,7 @@ def test_cls_training_steps_export_and_resume(models_dir, tiny, tmp_path):
 
 @pytest.mark.train
 def test_rec_training_with_augmented_batches(models_dir, tiny, tmp_path):
-    from quantize.train.rec import RecData
+    from edge_ocr.host.quantize.train.rec import RecData
 
     data = RecData(tiny, ["blank"] + list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), 320,
                    keep_crops=True)

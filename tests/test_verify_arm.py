@@ -49,7 +49,7 @@ def test_int8_arm_bundle_verifies_on_the_arm_runtime(emulated_runtime, int8_arm_
 def test_rec_line_comparison_tells_rounding_from_a_sure_change():
     """A line the reference read with a small margin may change (int8 rounding on another CPU); a line it was sure
     of must not: only the second is a sure change."""
-    from export.verify import SURE_GAP, compare_lines
+    from edge_ocr.host.export.verify import SURE_GAP, compare_lines
 
     charset = ["blank", "a", "b", "c"]
 

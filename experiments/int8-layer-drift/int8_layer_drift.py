@@ -32,7 +32,7 @@ def drift(model_dir: str, batch: np.ndarray, work: str) -> list[dict]:
     import paddle
 
     from edge_ocr.engines.lite import LiteEngine, convert_to_nb, runtime_target
-    from export.charset import static_inference_model
+    from edge_ocr.host.export.charset import static_inference_model
 
     rows = []
     with static_inference_model(model_dir) as (scope, exe, program, feeds, fetches):

@@ -44,7 +44,7 @@ def main() -> int:
     import paddle.nn.functional as F
 
     from edge_ocr.bench.measure import machine_info
-    from quantize.train.losses import log_softmax
+    from edge_ocr.host.quantize.train.losses import log_softmax
 
     paddle.set_device("cpu")
     x = paddle.to_tensor(np.random.default_rng(0).normal(0, 4, args.shape).astype("float32"), stop_gradient=False)

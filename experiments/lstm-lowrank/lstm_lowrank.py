@@ -70,9 +70,9 @@ def main() -> int:
                                                       "lstm-lowrank"))
     args = parser.parse_args()
 
+    from edge_ocr.host.quantize.nets.rec_lcnet_crnn import factor_lstm_input
+    from edge_ocr.host.quantize.nets.registry import load_official
     from edge_ocr.models import resolve_models
-    from quantize.nets.rec_lcnet_crnn import factor_lstm_input
-    from quantize.nets.registry import load_official
 
     dictionary = resolve_models(args.models).dictionary
     net = load_official("rec", args.models)
@@ -81,8 +81,8 @@ def main() -> int:
     moment = None
     if args.moment_labels:
         from edge_ocr.cls import resize_norm_padded
-        from quantize.nets.rec_lcnet_crnn import feature_moment
-        from quantize.train.lstm_distill import backbone_features, distill_head
+        from edge_ocr.host.quantize.nets.rec_lcnet_crnn import feature_moment
+        from edge_ocr.host.quantize.train.lstm_distill import backbone_features, distill_head
 
         evaluated = {os.path.abspath(s.image) for samples in sets.values() for s in samples}
         train = [s for path in args.moment_labels for s in read_rec_labels(path)[: args.moment_crops]

@@ -48,7 +48,7 @@ def measure(quantized: str, weight_only: tuple[str, ...], bits: int, shared: str
     import platform
 
     from edge_ocr.engines.lite import LiteEngine
-    from export.bundle import export_bundle
+    from edge_ocr.host.export.bundle import export_bundle
 
     runtime = "auto" if platform.machine() in ("aarch64", "arm64") else "qemu"
     batches = inputs(shared)

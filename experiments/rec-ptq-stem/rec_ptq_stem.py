@@ -30,9 +30,9 @@ def main() -> None:
     import numpy as np
 
     from edge_ocr.engines.lite import convert_to_nb
-    from quantize.compress.program import quantizable_layers
-    from quantize.compress.ptq import quantize_ptq
-    from quantize.compress.sensitivity import _RecTask
+    from edge_ocr.host.quantize.compress.program import quantizable_layers
+    from edge_ocr.host.quantize.compress.ptq import quantize_ptq
+    from edge_ocr.host.quantize.compress.sensitivity import _RecTask
 
     shared = shared_dir()
     model = os.path.join(shared, "models", "ppocrv2", "ch_PP-OCRv2_rec_infer")

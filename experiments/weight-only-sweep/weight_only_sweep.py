@@ -21,8 +21,8 @@ sys.path.insert(0, ROOT)
 
 from edge_ocr.atomic import write_text  # noqa: E402
 from edge_ocr.evaluation.domains import shared_dir  # noqa: E402
+from edge_ocr.host.export.weight_only import fp32_weights, snap_fp32_weights  # noqa: E402
 from edge_ocr.models import resolve_models  # noqa: E402
-from export.weight_only import fp32_weights, snap_fp32_weights  # noqa: E402
 
 VARIANTS = {  # name: (bits, which of the FP32 weights, in program order)
     "none": (0, slice(0, 0)),

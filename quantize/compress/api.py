@@ -189,9 +189,9 @@ def compress(config: CompressConfig) -> CompressReport:
     from edge_ocr.atomic import write_json, write_text
     from edge_ocr.bundle import load_bundle
     from edge_ocr.evaluation.domains import domains_from_args
+    from edge_ocr.host.export.bundle import export_bundle
+    from edge_ocr.host.export.targets import get_target
     from edge_ocr.models import resolve_models
-    from export.bundle import export_bundle
-    from export.targets import get_target
 
     from .calibration import label_files, merge_label_files
     from .recipes import (
@@ -255,7 +255,7 @@ def compress(config: CompressConfig) -> CompressReport:
     if config.recipe_name:
         extra["recipe_file"] = {"name": config.recipe_name, "sha256": config.recipe_sha256}
     if config.charset:  # the bundle, its scores and its verification all use the sliced recognizer
-        from export.charset import apply_charset
+        from edge_ocr.host.export.charset import apply_charset
 
         quantized, extra["charset"] = apply_charset(quantized, config.charset, os.path.join(work, "quantized-charset"))
         # verification compares like with like: the FP32 models cut to the same charset
@@ -268,7 +268,7 @@ def compress(config: CompressConfig) -> CompressReport:
     weight_only: dict = {}
     bits = {"int16": 16, "int8": 8}.get(config.fp32_layer_weights, 0)
     if bits and get_target(config.target).weight_only:
-        from export.weight_only import snap_models
+        from edge_ocr.host.export.weight_only import snap_models
 
         quantized, weight_only = snap_models(quantized, os.path.join(work, f"quantized-weights-int{bits}"), bits)
     export_bundle(quantized, out, target=config.target, extra=extra, weight_bits=bits or 8,
@@ -368,7 +368,7 @@ def verify_what_shipped(config: CompressConfig, quantized: str, fp32_models: str
     A bundle that does not load or run, or whose outputs leave the limits, is reported as failed, never as a result.
     """
     from edge_ocr.evaluation.labels import read_det_labels
-    from export.verify import Thresholds, verify_bundle
+    from edge_ocr.host.export.verify import Thresholds, verify_bundle
 
     if not config.verify:
         return {"skipped": True, "reason": "--no-verify: the bundle was never run"}
@@ -448,7 +448,7 @@ def compress_markdown(report: dict) -> str:
         if verification.get("skipped"):
             lines += ["", f"Not verified: {verification['reason']}."]
         elif "checks" in verification:
-            from export.verify import verify_markdown
+            from edge_ocr.host.export.verify import verify_markdown
 
             lines += ["", verify_markdown(verification).replace("# verify", "## Verification of", 1)]
         else:

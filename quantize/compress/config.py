@@ -31,7 +31,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from edge_ocr.errors import EdgeOCRError
-from export.targets import TARGETS
+from edge_ocr.host.export.targets import TARGETS
 
 from ..train.cli import DET_DISTILL, REC_DISTILL
 from .inputs import check_input_specs

@@ -343,7 +343,7 @@ def _best(out_dir: str) -> dict:
 def fp32_bundle_bytes(models_dir: str, target: str, work: str) -> int:
     """Size of the FP32 bundle for ``target``: what the compressed bundle is measured against."""
     from edge_ocr.bundle import load_bundle
-    from export.bundle import export_bundle
+    from edge_ocr.host.export.bundle import export_bundle
 
     out = os.path.join(work, f"fp32-{target}")
     export_bundle(models_dir, out, target=target, extra={"recipe": "fp32"})

@@ -24,9 +24,10 @@ class NetSpec:
 
 
 NETS = {
-    "det": NetSpec("det", "quantize.nets.det_mobilenetv3_db", "DBDetector", (None, 3, None, None), ("head.thresh.",)),
-    "cls": NetSpec("cls", "quantize.nets.cls_mobilenetv3", "ClsMobileNetV3", (None, 3, 48, 192)),
-    "rec": NetSpec("rec", "quantize.nets.rec_lcnet_crnn", "RecCRNN", (None, 3, 32, None)),
+    "det": NetSpec("det", "edge_ocr.host.quantize.nets.det_mobilenetv3_db", "DBDetector", (None, 3, None, None),
+                   ("head.thresh.",)),
+    "cls": NetSpec("cls", "edge_ocr.host.quantize.nets.cls_mobilenetv3", "ClsMobileNetV3", (None, 3, 48, 192)),
+    "rec": NetSpec("rec", "edge_ocr.host.quantize.nets.rec_lcnet_crnn", "RecCRNN", (None, 3, 32, None)),
 }
 
 

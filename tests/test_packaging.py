@@ -1,0 +1,64 @@
+"""The wheel: one import root (edge_ocr; the checkout's quantize/ and export/ folders inside it as edge_ocr.host),
+the version written once, the type marker and the data files the runtime reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+import edge_ocr
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> str:
+    out = tmp_path_factory.mktemp("wheel")
+    # offline: the venv's setuptools and wheel (the test extra), no build isolation
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                           "-q", ROOT, "-w", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (name,) = [n for n in os.listdir(out) if n.endswith(".whl")]
+    return str(out / name)
+
+
+def test_the_wheel_has_one_import_root_its_data_and_one_version(wheel, tmp_path):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {"edge_ocr", f"edge_ocr-{edge_ocr.__version__}.dist-info"}
+    for data in ("edge_ocr/py.typed", "edge_ocr/bundle.schema.json", "edge_ocr/releases.json",
+                 "edge_ocr/engines/nb_format.json", "edge_ocr/engines/native/lite_run.cc",
+                 "edge_ocr/bench/estimate/calibration.json", "edge_ocr/bench/estimate/native/bbcount.c",
+                 "edge_ocr/host/quantize/compress/api.py", "edge_ocr/host/export/api.py"):
+        assert data in names, data
+    metadata = zipfile.ZipFile(wheel).read(f"edge_ocr-{edge_ocr.__version__}.dist-info/METADATA").decode()
+    assert f"\nVersion: {edge_ocr.__version__}\n" in metadata
+    # installed away from the checkout, the host tools import from the wheel's edge_ocr/host, and there is no
+    # top-level quantize or export
+    target = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target",
+                           str(target), wheel], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    probe = ("import importlib.util as u, json\n"
+             "print(json.dumps([u.find_spec(n) and u.find_spec(n).origin for n in "
+             "('edge_ocr.host.quantize.compress.config', 'edge_ocr.host.export.api', 'quantize', 'export')]))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=str(tmp_path),
+                          env={**os.environ, "PYTHONPATH": str(target)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    config, api, quantize, export = json.loads(proc.stdout)
+    assert config == str(target / "edge_ocr" / "host" / "quantize" / "compress" / "config.py")
+    assert api == str(target / "edge_ocr" / "host" / "export" / "api.py")
+    assert quantize is None and export is None
+
+
+def test_the_version_is_written_once():
+    """pyproject.toml reads edge_ocr.__version__; no other file of the package states one."""
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as handle:
+        text = handle.read()
+    assert 'dynamic = ["version"]' in text and 'version = { attr = "edge_ocr.__version__" }' in text
+    assert not os.path.exists(os.path.join(ROOT, "setup.py"))
