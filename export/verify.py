@@ -12,6 +12,12 @@ at hand. The two references, both run by Paddle Inference on the same inputs:
 Per model it reports max and mean abs diff; det: pixels whose threshold decision flips, boxes reproduced and the
 largest corner move among them; cls: label flips; rec: lines whose text changes and characters changed. Crops come
 from the FP32 detector's boxes, so every runtime sees the same inputs. Thresholds are stated and overridable.
+
+det and rec are judged by the reference's sureness: int8 on another CPU rounds a few values the other way, which
+moves decisions the reference made with a small margin. A rec line that changes where the reference was sure
+(``SURE_GAP``), a det pixel that flips where the reference's map was at least ``DET_SURE_MARGIN`` from the threshold,
+and a box lost or moved through such a pixel fail; the rest (a box that appears, merges or moves at the threshold's
+edge) is reported.
 """
 
 from __future__ import annotations
@@ -46,15 +52,19 @@ RUNTIMES = ("auto", "native", "qemu", "x86-twin")
 # margin may change (experiments/arm-rec-agreement/arm-rec-agreement.md: ARM and simulation read 5-6% of labelled lines
 # differently, PTQ and QAT alike, at equal accuracy); a line the reference was sure of should not.
 SURE_GAP = 0.5
+# The det counterpart: a pixel of the reference's probability map is "sure" when it lies at least this far from the
+# binarization threshold. A box that appears, merges, splits or moves only through pixels the reference was unsure of
+# (int8 on another CPU flips those) is reported, not failed; one that changes through a sure pixel fails.
+DET_SURE_MARGIN = 0.2
 
 
 @dataclass
 class Limits:
     """How far the bundle may be from one reference (shares are fractions, corner moves pixels)."""
 
-    det_flip: float
-    det_box_miss: float
-    det_corner_rel: float  # a reproduced box's largest corner move, in its own short sides (the text's height)
+    det_flip: float  # share of the reference's sure pixels (DET_SURE_MARGIN) whose decision flips
+    det_box_miss: float  # share of reference boxes lost through a sure pixel
+    det_corner_rel: float  # a box's largest corner move through a sure pixel, in its own short sides (text height)
     cls_flip: float
     rec_line_change: float
     rec_sure_change: float = 0.0  # share of lines that change although the reference was sure (SURE_GAP)
@@ -194,21 +204,47 @@ def match_boxes(reference: list[np.ndarray], boxes: list[np.ndarray]) -> dict:
     reference box's short sides (a few flipped pixels move a small box's corners by pixels: its height is the
     scale), and the lowest IoU."""
     matched, worst_px, worst_rel, lowest, used = 0, 0.0, 0.0, 1.0, set()
+    outcomes = []  # per reference box: None when lost, else its corner move in its heights
     for ref in reference:
         scores = [(_quad_iou(ref, box), j) for j, box in enumerate(boxes) if j not in used]
-        if not scores:
+        iou, j = max(scores) if scores else (0.0, -1)
+        if iou <= 0.5:
+            outcomes.append(None)
             continue
-        iou, j = max(scores)
-        if iou > 0.5:
-            used.add(j)
-            matched += 1
-            move = _corner_move(ref, boxes[j])
-            ordered = order_points_clockwise(ref)
-            short = min(np.linalg.norm(ordered[1] - ordered[0]), np.linalg.norm(ordered[2] - ordered[1]))
-            worst_px, worst_rel = max(worst_px, move), max(worst_rel, move / max(float(short), 1.0))
-            lowest = min(lowest, iou)
+        used.add(j)
+        matched += 1
+        move = _corner_move(ref, boxes[j])
+        ordered = order_points_clockwise(ref)
+        short = min(np.linalg.norm(ordered[1] - ordered[0]), np.linalg.norm(ordered[2] - ordered[1]))
+        rel = move / max(float(short), 1.0)
+        outcomes.append(rel)
+        worst_px, worst_rel = max(worst_px, move), max(worst_rel, rel)
+        lowest = min(lowest, iou)
     return {"matched_boxes": matched, "max_corner_move_px": worst_px, "max_corner_move_rel": worst_rel,
-            "lowest_box_iou": lowest}
+            "lowest_box_iou": lowest, "outcomes": outcomes}
+
+
+def sure_box_changes(reference: list[np.ndarray], outcomes: list, sure_flips: np.ndarray,
+                     image_shape: tuple[int, ...]) -> dict:
+    """Which box changes (``match_boxes`` outcomes) the reference was sure of: a lost or moved reference box counts
+    as sure when a pixel inside it (on the probability map's grid) flipped where the reference map was sure."""
+    scale = np.array([sure_flips.shape[1] / image_shape[1], sure_flips.shape[0] / image_shape[0]], np.float32)
+    lost = moved = lost_unsure = 0
+    worst_rel = 0.0
+    for box, outcome in zip(reference, outcomes):
+        if outcome is not None and outcome == 0.0:
+            continue
+        mask = np.zeros(sure_flips.shape, np.uint8)
+        cv2.fillPoly(mask, [np.round(np.asarray(box, np.float32) * scale).astype(np.int32)], 1)
+        sure = bool(sure_flips[mask.astype(bool)].any())
+        if outcome is None:
+            lost += sure
+            lost_unsure += not sure
+        elif sure:
+            moved += 1
+            worst_rel = max(worst_rel, outcome)
+    return {"sure_lost_boxes": lost, "unsure_lost_boxes": lost_unsure, "sure_moved_boxes": moved,
+            "max_sure_corner_move_rel": worst_rel}
 
 
 def compare_lines(theirs: np.ndarray, mine: np.ndarray, charset: list[str]) -> dict:
@@ -257,9 +293,11 @@ class _Side:
             else:
                 entry[key] = value
 
-    def check(self, name: str, value: float, limit: float, detail: str = "") -> None:
+    def check(self, name: str, value: float, limit: float, detail: str = "", reported: bool = False) -> None:
+        """``reported``: shown, never gating (what the reference was unsure of)."""
         self.checks.append({"against": self.name, "check": name, "value": round(float(value), 6), "limit": limit,
-                            "passed": bool(np.isfinite(value) and value <= limit), "detail": detail})
+                            "passed": bool(np.isfinite(value) and value <= limit), "detail": detail,
+                            "reported_only": reported})
 
     def finish(self) -> dict:
         limits = self.limits
@@ -270,15 +308,25 @@ class _Side:
                            f"max abs diff {entry['max_abs_diff']:.4g}, mean {entry['mean_abs_diff']:.4g}")
         det = self.stats.get("det", {})
         if det:
-            self.check("det: share of pixels whose threshold decision flips", det["flipped"] / det["pixels"],
-                       limits.det_flip, f"{det['flipped']}/{det['pixels']}")
+            margin = f"|p - thresh| >= {DET_SURE_MARGIN}"
+            self.check(f"det: share of sure pixels ({margin}) whose threshold decision flips",
+                       det["sure_flipped"] / max(det["sure_pixels"], 1), limits.det_flip,
+                       f"{det['sure_flipped']}/{det['sure_pixels']}; any pixel: {det['flipped']}/{det['pixels']}")
+            refs = max(det["ref_boxes"], 1)
+            self.check("det: share of reference boxes lost (IoU <= 0.5) through a sure pixel",
+                       det["sure_lost_boxes"] / refs, limits.det_box_miss,
+                       f"{det['sure_lost_boxes']}/{det['ref_boxes']}, the bundle found {det['boxes']}")
+            self.check("det: largest corner move through a sure pixel, in the box's heights",
+                       det["max_sure_corner_move_rel"], limits.det_corner_rel,
+                       f"{det['sure_moved_boxes']} boxes moved through a sure pixel")
+            # what the reference was unsure of: boxes that appear, merge or move at the threshold's edge
             missed = det["ref_boxes"] - det["matched_boxes"]
-            self.check("det: share of reference boxes not reproduced (IoU > 0.5)",
-                       missed / det["ref_boxes"] if det["ref_boxes"] else 0.0, limits.det_box_miss,
-                       f"{missed}/{det['ref_boxes']}, the bundle found {det['boxes']}")
+            self.check("det: share of reference boxes not reproduced (IoU > 0.5), any reason", missed / refs,
+                       limits.det_box_miss, f"{missed}/{det['ref_boxes']} ({det['unsure_lost_boxes']} only through "
+                       "pixels the reference was unsure of)", reported=True)
             self.check("det: largest corner move of a reproduced box, in its heights", det["max_corner_move_rel"],
                        limits.det_corner_rel, f"{det['max_corner_move_px']:.1f} px at most; lowest IoU of a "
-                       f"reproduced box {det['lowest_box_iou']:.3f}")
+                       f"reproduced box {det['lowest_box_iou']:.3f}", reported=True)
         cls = self.stats.get("cls", {})
         if cls.get("crops"):
             self.check("cls: share of crops whose label flips", cls["flipped"] / cls["crops"], limits.cls_flip,
@@ -344,9 +392,13 @@ def verify_bundle(
                 theirs = maps[name]
                 side.diff("det", theirs, mine)
                 their_boxes, _ = detector.postprocess(theirs, image.shape)
-                flipped = int(((theirs > params.det.thresh) != (mine > params.det.thresh)).sum())
-                side.add("det", flipped=flipped, pixels=int(mine.size), ref_boxes=len(their_boxes),
-                         boxes=len(my_boxes), **match_boxes(list(their_boxes), list(my_boxes)))
+                flips = (theirs > params.det.thresh) != (mine > params.det.thresh)
+                sure = np.abs(theirs - params.det.thresh) >= DET_SURE_MARGIN
+                matched = match_boxes(list(their_boxes), list(my_boxes))
+                outcomes = matched.pop("outcomes")
+                side.add("det", flipped=int(flips.sum()), pixels=int(mine.size), sure_flipped=int((flips & sure).sum()),
+                         sure_pixels=int(sure.sum()), ref_boxes=len(their_boxes), boxes=len(my_boxes), **matched,
+                         **sure_box_changes(list(their_boxes), outcomes, flips & sure, image.shape))
             fp32_boxes, _ = detector.postprocess(maps["fp32"], image.shape)
             crops += [crop_text_line(image, box, params.crop.rotate_ratio) for box in fp32_boxes]
         if crops and ours.cls is not None and refs["fp32"].cls is not None:
@@ -376,8 +428,8 @@ def verify_bundle(
     # compression costs against FP32 is an accuracy question, gated by --max-drop on evaluation sets: on a few sample
     # images the FP32 side is reported, and gates only with gate_fp32 (an FP32 bundle has only that side: it gates).
     for check in checks:
-        check["gates"] = check["against"] != "fp32" or gate_fp32 or "expected" not in sides \
-            or check["check"].startswith("dictionary")
+        gating_side = check["against"] != "fp32" or gate_fp32 or "expected" not in sides
+        check["gates"] = not check.get("reported_only") and (gating_side or check["check"].startswith("dictionary"))
     failed = [f"[{c['against']}] {c['check']} {c['value']:.4g} > {c['limit']}" for c in checks
               if c["gates"] and not c["passed"]]
     return {

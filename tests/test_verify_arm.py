@@ -75,6 +75,44 @@ def test_rec_line_comparison_tells_rounding_from_a_sure_change():
     assert broken["changed_lines"] == 3 and broken["sure_changes"] == 3
 
 
+def test_det_comparison_tells_a_merge_at_the_threshold_from_a_sure_change():
+    """Two words whose gap the reference scored just under the threshold: a bundle that merges them through that gap
+    is reported (the reference was unsure there); one that merges them through a gap the reference was sure of, or
+    loses a word it was sure of, is a sure change."""
+    from edge_ocr.config import DetParams
+    from edge_ocr.det import boxes_from_prob_map
+    from edge_ocr.host.export.verify import DET_SURE_MARGIN, match_boxes, sure_box_changes
+
+    params = DetParams()
+    shape = (200, 400, 3)  # the image; the map is at half its size
+
+    def prob_map(gap: float, second: float = 0.95) -> np.ndarray:
+        prob = np.full((100, 200), 0.01, np.float32)
+        prob[40:60, 20:90] = 0.95
+        prob[40:60, 96:170] = second
+        prob[44:56, 90:96] = gap
+        return prob
+
+    def compare(theirs: np.ndarray, mine: np.ndarray) -> dict:
+        ref_boxes, _ = boxes_from_prob_map(theirs, params, shape[1], shape[0])
+        my_boxes, _ = boxes_from_prob_map(mine, params, shape[1], shape[0])
+        flips = (theirs > params.thresh) != (mine > params.thresh)
+        sure = np.abs(theirs - params.thresh) >= DET_SURE_MARGIN
+        matched = match_boxes(list(ref_boxes), list(my_boxes))
+        return {"ref_boxes": len(ref_boxes), "boxes": len(my_boxes),
+                **sure_box_changes(list(ref_boxes), matched["outcomes"], flips & sure, shape)}
+
+    assert compare(prob_map(0.28), prob_map(0.28)) == {"ref_boxes": 2, "boxes": 2, "sure_lost_boxes": 0,
+                                                       "unsure_lost_boxes": 0, "sure_moved_boxes": 0,
+                                                       "max_sure_corner_move_rel": 0.0}
+    at_the_edge = compare(prob_map(0.28), prob_map(0.32))  # merged through pixels 0.02 from the threshold
+    assert at_the_edge["boxes"] == 1 and at_the_edge["sure_lost_boxes"] == 0 and at_the_edge["unsure_lost_boxes"] == 2
+    sure_gap = compare(prob_map(0.02), prob_map(0.9))  # merged through a gap the reference was sure of
+    assert sure_gap["boxes"] == 1 and sure_gap["sure_lost_boxes"] == 2
+    lost = compare(prob_map(0.02), prob_map(0.02, second=0.05))  # a sure word vanished
+    assert lost["boxes"] == 1 and lost["sure_lost_boxes"] == 1 and lost["unsure_lost_boxes"] == 0
+
+
 def test_int8_bundle_needs_its_quantized_models(int8_arm_bundle, models_dir, img11):
     assert "give --quantized" in _one_line(run_cli("verify", int8_arm_bundle, "--against", models_dir,
                                                    "--samples", img11))
