@@ -75,7 +75,14 @@ def _read(path: str) -> dict:
 
 
 def _root(path: str, data: dict) -> str:
-    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), data.get("root", ".")))
+    """The folder the releases' ``folder`` paths start from: the registry's ``root`` (the checkout, for the shipped
+    registry), or, in an installed wheel, the package itself (pyproject.toml installs bundles/ as edge_ocr/bundles/)."""
+    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), data.get("root", ".")))
+    installed = os.path.dirname(REGISTRY_FILE)
+    if os.path.abspath(path) == REGISTRY_FILE and not os.path.isdir(os.path.join(root, "bundles")) and \
+            os.path.isdir(os.path.join(installed, "bundles")):
+        return installed
+    return root
 
 
 def _release(entry: dict, root: str, where: str) -> Release:
