@@ -55,9 +55,13 @@ RULES: list[tuple[str, str, str | None]] = [
      "python benchmarks/compress_summary.py"),
     (r"^compress-", "edge-ocr compress report: sizes, accuracy per domain, drop against FP32, ARM verification",
      None),
+    (r"^release-", "builds of a release's recipe side by side: size, accuracy and drop per domain, how each was made",
+     "python benchmarks/release_compare.py --report NAME=REPORT.json ... --out FILE.md (command in the file's note)"),
     (r"^crosscheck-det$", "det Hmean cross-checked against an independent Shapely scorer", None),
     (r"^domains-charsets$", "notes of issue #18: domains, the synthetic set, charset bundles, with their commands",
      "commands inside"),
+    (r"^estimate-releases$", "estimated A72/A76 latency of the released bundle against FP32, per model and end to "
+     "end", None),
     (r"^estimate-validation$", "board-free ARM latency estimates (bench --estimate) against published board "
      "latencies", None),
     (r"^estimate-", "study of the board-free ARM latency estimator (bench --estimate)", None),
@@ -124,6 +128,8 @@ RULES: list[tuple[str, str, str | None]] = [
      "edge-ocr sensitivity (exact command not recorded)"),
     (r"^synth-default$", "statistics of the default synthetic set", "edge-ocr synth --out data/synth"),
     (r"^verify-.*-arm$", "edge-ocr verify of an ARM bundle on the emulated ARM runtime", None),
+    (r"^verify-.*-release$", "edge-ocr verify of a released bundle on the emulated ARM runtime, on photos of every "
+     "domain (IC15, TD500, zh_synth)", None),
 ]
 
 

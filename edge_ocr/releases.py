@@ -39,6 +39,7 @@ class Release:
     recipe: dict = field(default_factory=dict)  # {"name", "file", "sha256", "commit"}
     verified_on_arm: dict = field(default_factory=dict)  # {"passed", "runtime"}
     description: str = ""
+    built: dict = field(default_factory=dict)  # {"created", "wall_seconds", "machine"} of the compress run
 
     @property
     def bytes(self) -> int:
@@ -53,7 +54,7 @@ class Release:
         return {"name": self.name, "folder": os.path.relpath(self.folder, root), "description": self.description,
                 "target": self.target, "precision": self.precision, "bytes": self.bytes, "files": self.files,
                 "accuracy": self.accuracy, "drop": self.drop, "recipe": self.recipe,
-                "verified_on_arm": self.verified_on_arm}
+                "verified_on_arm": self.verified_on_arm, "built": self.built}
 
 
 def registry_path(path: str | None = None) -> str:
@@ -104,7 +105,7 @@ def _release(entry: dict, root: str, where: str) -> Release:
                        precision=dict(entry["precision"]), accuracy=dict(entry.get("accuracy", {})),
                        drop=dict(entry.get("drop", {})), recipe=dict(entry.get("recipe", {})),
                        verified_on_arm=dict(entry.get("verified_on_arm", {})),
-                       description=str(entry.get("description", "")))
+                       description=str(entry.get("description", "")), built=dict(entry.get("built") or {}))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelError(f"release registry {where}: entry {entry.get('name') if isinstance(entry, dict) else entry!r}"
                          f" is malformed: {exc}") from None
@@ -159,8 +160,10 @@ def resolve_bundle(value: str, registry: str | None = None) -> tuple[str, Releas
     return check_release(release), release
 
 
-def release_entry(name: str, bundle_dir: str, report: dict, folder: str, description: str = "") -> dict:
-    """A registry entry for ``bundle_dir`` (every file hashed) from its compress report."""
+def release_entry(name: str, bundle_dir: str, report: dict, folder: str, description: str = "",
+                  root: str | None = None) -> dict:
+    """A registry entry for ``bundle_dir`` (every file hashed) from its compress report. A recipe file inside
+    ``root`` (the checkout) is named relative to it: no machine's absolute path goes into the registry."""
     from .bundle import load_bundle
     from .evaluation.domains import by_domain
     from .models import sha256_file
@@ -170,13 +173,20 @@ def release_entry(name: str, bundle_dir: str, report: dict, folder: str, descrip
                      "bytes": os.path.getsize(os.path.join(bundle_dir, entry))}
              for entry in sorted(os.listdir(bundle_dir)) if not entry.startswith(".")}
     verification = report.get("verification") or {}
+    recipe_file = report.get("recipe_file")
+    if recipe_file and root and os.path.isabs(recipe_file) and \
+            os.path.commonpath([os.path.abspath(recipe_file), root]) == root:
+        recipe_file = os.path.relpath(recipe_file, root)
+    machine = report.get("machine")
     return {
         "name": name, "folder": folder, "description": description, "target": bundle.target,
         "precision": {role: e["precision"] for role, e in bundle.manifest["models"].items()},
         "bytes": bundle.total_bytes(), "files": files,
         "accuracy": by_domain(report.get("compressed")), "drop": by_domain(report.get("drop")),
-        "recipe": {"name": report.get("recipe_name") or report.get("recipe"), "file": report.get("recipe_file"),
+        "recipe": {"name": report.get("recipe_name") or report.get("recipe"), "file": recipe_file,
                    "sha256": report.get("recipe_sha256"), "commit": report.get("commit")},
+        "built": {"created": report.get("created"), "wall_seconds": report.get("wall_seconds"),
+                  "machine": machine if isinstance(machine, str) else None},
         "verified_on_arm": {"passed": bool(verification.get("passed")), "runtime": verification.get("runtime"),
                             "images": len(verification.get("images", []))},
     }
@@ -197,7 +207,7 @@ def add_release(name: str, bundle_dir: str, report: dict, registry: str | None =
         if os.path.exists(target):
             shutil.rmtree(target)
         shutil.copytree(bundle_dir, target, ignore=shutil.ignore_patterns(".*"))
-    entry = release_entry(name, target, report, folder, description)
+    entry = release_entry(name, target, report, folder, description, root)
     data["releases"] = [e for e in data["releases"] if e.get("name") != name] + [entry]
     write_json(path, data)
     return load_releases(path)[name]
@@ -211,6 +221,9 @@ def describe(release: Release) -> list[str]:
         made += f" ({os.path.basename(recipe['file'])}, sha256 {str(recipe.get('sha256'))[:12]}…)"
     if recipe.get("commit"):
         made += f" at commit {str(recipe['commit'])[:10]}"
+    built = release.built
+    if built.get("wall_seconds"):
+        made += f", {built['wall_seconds'] / 60:.0f} min on {built.get('machine') or '?'}"
     arm = release.verified_on_arm
     verified = (f"verified on ARM ({arm.get('runtime')})" if arm.get("passed") else "NOT verified on ARM")
     precision = ", ".join(f"{role} {p}" for role, p in release.precision.items())

@@ -6,7 +6,7 @@
 # `edge-ocr predict` on a sample and `edge-ocr bench`.
 #
 #   sudo apt install python3-venv cmake g++          (once; Raspberry Pi OS has curl)
-#   bash scripts/pi_install.sh [--pin-checksums] [--bundle DIR [--image IMAGE]]
+#   bash scripts/pi_install.sh [--pin-checksums] [--bundle DIR [--image IMAGE]]   (default bundle: bundles/qat-distill)
 #
 # Environment (the emulated Pi, scripts/emulated_pi.sh, runs this same script with them):
 #   PYTHON            interpreter that makes the venv (default python3); may be a wrapper that runs it under qemu
@@ -152,9 +152,14 @@ say "native engine: $native_dir/libedge_ocr_lite.so (Paddle Lite: $PADDLE_LITE_D
 say "ready: $VENV/bin/edge-ocr"
 
 # --- check with a bundle: predict one image, then bench ---------------------------------------------------------------
+# Default: the released full-charset bundle committed in this checkout (bundles/qat-distill, edge_ocr/releases.json).
+if [ -z "$BUNDLE" ] && [ -f bundles/qat-distill/manifest.json ]; then
+  BUNDLE=bundles/qat-distill
+  say "no --bundle given: checking with the released full-charset bundle $BUNDLE"
+fi
 if [ -z "$BUNDLE" ]; then
-  say "no --bundle given: skipped the check. Copy a bundle from the host (edge-ocr export --target arm) and run:"
-  say "  $VENV/bin/edge-ocr predict --bundle BUNDLE IMAGE"
+  say "no --bundle given and no released bundle here: skipped the check. Copy a bundle from the host (edge-ocr export"
+  say "--target arm) and run: $VENV/bin/edge-ocr predict --bundle BUNDLE IMAGE"
   exit 0
 fi
 [ -f "$BUNDLE/manifest.json" ] || die "$BUNDLE is not a bundle (no manifest.json)"

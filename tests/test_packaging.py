@@ -41,7 +41,8 @@ def test_the_wheel_has_one_import_root_its_data_and_one_version(wheel, tmp_path)
     for data in ("edge_ocr/py.typed", "edge_ocr/bundle.schema.json", "edge_ocr/releases.json",
                  "edge_ocr/engines/nb_format.json", "edge_ocr/engines/native/lite_run.cc",
                  "edge_ocr/bench/estimate/calibration.json", "edge_ocr/bench/estimate/native/bbcount.c",
-                 "edge_ocr/host/quantize/compress/api.py", "edge_ocr/host/export/api.py"):
+                 "edge_ocr/host/quantize/compress/api.py", "edge_ocr/host/export/api.py",
+                 "edge_ocr/bundles/qat-distill/rec.nb", "edge_ocr/bundles/qat-distill/manifest.json"):
         assert data in names, data
     metadata = zipfile.ZipFile(wheel).read(f"edge_ocr-{edge_ocr.__version__}.dist-info/METADATA").decode()
     assert f"\nVersion: {edge_ocr.__version__}\n" in metadata
@@ -52,17 +53,21 @@ def test_the_wheel_has_one_import_root_its_data_and_one_version(wheel, tmp_path)
                            str(target), wheel], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     probe = ("import importlib.util as u, json\n"
+             "from edge_ocr.releases import resolve_bundle\n"
              "print(json.dumps([u.find_spec(n) and u.find_spec(n).origin for n in "
-             "('edge_ocr.host.quantize.compress.config', 'edge_ocr.host.export.api', 'quantize', 'export')]))")
+             "('edge_ocr.host.quantize.compress.config', 'edge_ocr.host.export.api', 'quantize', 'export')]"
+             " + [resolve_bundle('qat-distill')[0]]))")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=str(tmp_path),
                           env={**os.environ, "PYTHONPATH": str(target)}, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     import json
 
-    config, api, quantize, export = json.loads(proc.stdout)
+    config, api, quantize, export, released = json.loads(proc.stdout)
     assert config == str(target / "edge_ocr" / "host" / "quantize" / "compress" / "config.py")
     assert api == str(target / "edge_ocr" / "host" / "export" / "api.py")
     assert quantize is None and export is None
+    # the released bundles are package data: resolved by name, every file checked against the registry
+    assert released == str(target / "edge_ocr" / "bundles" / "qat-distill")
 
 
 def test_the_version_is_written_once():

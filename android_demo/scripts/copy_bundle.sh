@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Copy a bundle made by `edge-ocr export --target arm` into the app's assets (app/src/main/assets/bundle).
-# Usage: bash android_demo/scripts/copy_bundle.sh BUNDLE_DIR
+# Usage: bash android_demo/scripts/copy_bundle.sh [BUNDLE_DIR]
+#   default: the released full-charset bundle, bundles/qat-distill (edge_ocr/releases.json)
 set -euo pipefail
-BUNDLE="${1:?usage: copy_bundle.sh BUNDLE_DIR (made by edge-ocr export --target arm)}"
+BUNDLE="${1:-$(cd "$(dirname "$0")/../.." && pwd)/bundles/qat-distill}"
 ASSETS="$(cd "$(dirname "$0")/.." && pwd)/app/src/main/assets/bundle"
 [ -f "$BUNDLE/manifest.json" ] || { echo "copy_bundle: $BUNDLE is not a bundle (no manifest.json)" >&2; exit 1; }
 TARGET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["target"])' "$BUNDLE/manifest.json")
