@@ -78,7 +78,9 @@ if [ "$(cat "$VENV/.edge-ocr-src" 2>/dev/null)" != "$src_stamp" ]; then
   # --no-deps: the runtime needs only the wheels above (no paddlelite: PyPI has no ARM build; the native engine
   # replaces it). --ignore-requires-python: pyproject.toml's cap is the x86 host's (paddlelite wheels); the runtime runs
   # on 3.11.
-  "${PIP[@]}" install -q --no-deps --ignore-requires-python "${PIP_IDX[@]}" .
+  # pyproject.toml's build needs setuptools' bdist_wheel: the wheel package (in WHEELS for the emulated Pi)
+  "${PIP[@]}" install -q --only-binary=:all: "${PIP_IDX[@]}" "setuptools>=64" wheel
+  "${PIP[@]}" install -q --no-deps --no-build-isolation --ignore-requires-python "${PIP_IDX[@]}" .
   echo "$src_stamp" > "$VENV/.edge-ocr-src"
 fi
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
