@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 
 from .errors import ChecksumError, ModelError
@@ -127,24 +128,69 @@ def load_releases(path: str | None = None) -> dict[str, Release]:
     return releases
 
 
-def check_release(release: Release) -> str:
-    """The release's folder once every file matches the registry (sha256 and size) and nothing else is there."""
+def official_digests() -> dict[str, str]:
+    """sha256 -> file name of every file of the official model set (the dictionary among them): a release does not
+    carry such a file, it takes the verified official one (``check_release``)."""
+    from .models import DEFAULT_SET, artifacts_of
+
+    return {digest: rel for artifact in artifacts_of(DEFAULT_SET) for rel, digest in artifact.sha256.items()}
+
+
+def _check_files(release: Release, folder: str, optional: set[str] = frozenset()) -> None:
+    """Every file of ``folder`` matches the registry (sha256 and size) and nothing else is there; the names in
+    ``optional`` may be absent."""
     from .models import sha256_file
 
-    if not os.path.isdir(release.folder):
-        raise ModelError(f"release {release.name}: its folder {release.folder} is missing")
-    present = {name for name in os.listdir(release.folder) if not name.startswith(".")}
+    present = {name for name in os.listdir(folder) if not name.startswith(".")}
     extra = sorted(present - set(release.files))
     if extra:
         raise ChecksumError(f"release {release.name} was changed: {', '.join(extra)} is not part of it")
     for name, info in release.files.items():
-        path = os.path.join(release.folder, name)
+        path = os.path.join(folder, name)
+        if name in optional and not os.path.lexists(path):
+            continue
         if os.path.islink(path) or not os.path.isfile(path):
             raise ChecksumError(f"release {release.name} was changed: {name} is missing or not a regular file")
         if os.path.getsize(path) != info["bytes"] or sha256_file(path) != info["sha256"]:
             raise ChecksumError(f"release {release.name} was changed: {name} does not match its sha256 in the "
                                 "registry (refusing to run it; restore it, e.g. git checkout, or re-install)")
-    return release.folder
+
+
+def check_release(release: Release) -> str:
+    """A folder holding the release, every file matching the registry. Files of the official model set (the
+    dictionary) are not shipped with a release: the release folder is completed in the cache
+    (``<cache>/releases/<name>``) with the verified official file, its other files copied once."""
+    from .atomic import replace_dir
+    from .models import default_cache_dir, default_models
+
+    if not os.path.isdir(release.folder):
+        raise ModelError(f"release {release.name}: its folder {release.folder} is missing")
+    official = official_digests()
+    borrowed = {name for name, info in release.files.items() if info["sha256"] in official}
+    _check_files(release, release.folder, optional=borrowed)
+    missing = sorted(name for name in borrowed if not os.path.exists(os.path.join(release.folder, name)))
+    if not missing:
+        return release.folder
+    complete = os.path.join(default_cache_dir(), "releases", release.name)
+    try:
+        _check_files(release, complete)
+        return complete
+    except (ChecksumError, OSError):
+        pass  # not assembled yet, or from another version of the release
+    source = default_models()  # pulled (mirror or official URL) and verified
+    os.makedirs(os.path.dirname(complete), exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{release.name}-", dir=os.path.dirname(complete))
+    try:
+        for name in release.files:
+            origin = os.path.join(source, official[release.files[name]["sha256"]]) if name in missing else \
+                os.path.join(release.folder, name)
+            shutil.copyfile(origin, os.path.join(staging, name))
+        _check_files(release, staging)
+        replace_dir(staging, complete)
+    finally:
+        if os.path.isdir(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+    return complete
 
 
 def resolve_bundle(value: str, registry: str | None = None) -> tuple[str, Release | None]:
@@ -208,6 +254,10 @@ def add_release(name: str, bundle_dir: str, report: dict, registry: str | None =
             shutil.rmtree(target)
         shutil.copytree(bundle_dir, target, ignore=shutil.ignore_patterns(".*"))
     entry = release_entry(name, target, report, folder, description, root)
+    official = official_digests()
+    for file_name, info in entry["files"].items():  # the official dictionary is taken from the official models
+        if info["sha256"] in official and os.path.isfile(os.path.join(target, file_name)):
+            os.remove(os.path.join(target, file_name))
     data["releases"] = [e for e in data["releases"] if e.get("name") != name] + [entry]
     write_json(path, data)
     return load_releases(path)[name]

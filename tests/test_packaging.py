@@ -44,6 +44,7 @@ def test_the_wheel_has_one_import_root_its_data_and_one_version(wheel, tmp_path)
                  "edge_ocr/host/quantize/compress/api.py", "edge_ocr/host/export/api.py",
                  "edge_ocr/bundles/qat-distill/rec.nb", "edge_ocr/bundles/qat-distill/manifest.json"):
         assert data in names, data
+    assert "edge_ocr/bundles/qat-distill/ppocr_keys_v1.txt" not in names  # the official one is used
     metadata = zipfile.ZipFile(wheel).read(f"edge_ocr-{edge_ocr.__version__}.dist-info/METADATA").decode()
     assert f"\nVersion: {edge_ocr.__version__}\n" in metadata
     # installed away from the checkout, the host tools import from the wheel's edge_ocr/host, and there is no
@@ -67,7 +68,11 @@ def test_the_wheel_has_one_import_root_its_data_and_one_version(wheel, tmp_path)
     assert api == str(target / "edge_ocr" / "host" / "export" / "api.py")
     assert quantize is None and export is None
     # the released bundles are package data: resolved by name, every file checked against the registry
-    assert released == str(target / "edge_ocr" / "bundles" / "qat-distill")
+    # (completed in the cache with the official dictionary, which the wheel does not carry)
+    from edge_ocr.models import default_cache_dir
+
+    assert released == os.path.join(default_cache_dir(), "releases", "qat-distill")
+    assert sorted(os.listdir(released)) == ["cls.nb", "det.nb", "manifest.json", "ppocr_keys_v1.txt", "rec.nb"]
 
 
 def test_the_version_is_written_once():
