@@ -155,9 +155,11 @@ say "ready: $VENV/bin/edge-ocr"
 
 # --- check with a bundle: predict one image, then bench ---------------------------------------------------------------
 # Default: the released full-charset bundle committed in this checkout (bundles/qat-distill, edge_ocr/releases.json).
+# The release is resolved by name: its files checked against the registry, the official dictionary added.
 if [ -z "$BUNDLE" ] && [ -f bundles/qat-distill/manifest.json ]; then
-  BUNDLE=bundles/qat-distill
-  say "no --bundle given: checking with the released full-charset bundle $BUNDLE"
+  BUNDLE=$("$VENV/bin/python" -c 'from edge_ocr.releases import resolve_bundle; print(resolve_bundle("qat-distill")[0])') \
+    || die "the released bundle qat-distill cannot be resolved (see above)"
+  say "no --bundle given: checking with the released full-charset bundle qat-distill ($BUNDLE)"
 fi
 if [ -z "$BUNDLE" ]; then
   say "no --bundle given and no released bundle here: skipped the check. Copy a bundle from the host (edge-ocr export"

@@ -3,7 +3,14 @@
 # Usage: bash android_demo/scripts/copy_bundle.sh [BUNDLE_DIR]
 #   default: the released full-charset bundle, bundles/qat-distill (edge_ocr/releases.json)
 set -euo pipefail
-BUNDLE="${1:-$(cd "$(dirname "$0")/../.." && pwd)/bundles/qat-distill}"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+if [ -z "${1:-}" ]; then  # the release by name: files checked against the registry, the official dictionary added
+  PY="$ROOT/.venv/bin/python"; [ -x "$PY" ] || PY=python3
+  BUNDLE=$(cd "$ROOT" && "$PY" -c 'from edge_ocr.releases import resolve_bundle; print(resolve_bundle("qat-distill")[0])') \
+    || { echo "copy_bundle: the released bundle qat-distill cannot be resolved" >&2; exit 1; }
+else
+  BUNDLE="$1"
+fi
 ASSETS="$(cd "$(dirname "$0")/.." && pwd)/app/src/main/assets/bundle"
 [ -f "$BUNDLE/manifest.json" ] || { echo "copy_bundle: $BUNDLE is not a bundle (no manifest.json)" >&2; exit 1; }
 TARGET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["target"])' "$BUNDLE/manifest.json")
