@@ -153,3 +153,42 @@ def test_non_arm_bundle_is_refused(x86_bundle, img11):
     proc = run_cli("bench", "--estimate", "cortex-a76", "--bundle", f"x={x86_bundle}", "--images", img11)
     assert proc.returncode == 2, proc.stderr
     assert "--estimate runs ARM bundles" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.arm
+@pytest.mark.slow
+def test_compress_estimates_the_release_against_fp32(arm_bundle, models_dir, img11, tmp_path, monkeypatch):
+    """What every compress report carries: the bundle's estimated latency beside the FP32 bundle's per core, with
+    the ratio, labelled an estimate with its validation error (the released int8 bundle, on a small image)."""
+    import cv2
+
+    from edge_ocr.bench.estimate.bundles import against_markdown, estimate_against
+    from edge_ocr.releases import check_release, load_releases
+
+    monkeypatch.setenv("EDGE_OCR_CACHE", str(tmp_path / "cache"))  # no cached trace: this run traces
+    small = tmp_path / "small.jpg"
+    image = cv2.imread(img11)
+    cv2.imwrite(str(small), cv2.resize(image, (image.shape[1] // 4, image.shape[0] // 4)))
+    release = check_release(load_releases()["qat-distill"])
+    estimate = estimate_against(release, arm_bundle, models_dir, [str(small)], ["cortex-a72@1.5"])
+    (row,) = estimate["targets"].values()
+    assert estimate["estimate"] is True and estimate["threads"] == 1 and estimate["images"] == ["small.jpg"]
+    for side in ("bundle", "fp32"):
+        assert row[side]["det_ms"] > 0 and row[side]["e2e_ms"] >= row[side]["det_ms"]
+    assert row["ratio"]["e2e"] == pytest.approx(row["bundle"]["e2e_ms"] / row["fp32"]["e2e_ms"], rel=1e-2)
+    # int8 and FP32 run different kernels: different work, not a copy of one number
+    assert row["bundle"]["det_instructions"] != row["fp32"]["det_instructions"]
+    assert "rk3399" in row["validation"]
+    markdown = against_markdown(estimate)
+    assert "estimates, not measurements" in markdown and "(est.)" in markdown and "llvm-mca" in markdown
+    with pytest.raises(Exception, match="cortex-a99"):
+        estimate_against(release, arm_bundle, models_dir, [str(small)], ["cortex-a99"])
+
+
+def test_compress_refuses_an_unknown_estimate_core():
+    from edge_ocr.errors import EdgeOCRError
+    from edge_ocr.host.quantize.compress.config import CompressConfig
+
+    with pytest.raises(EdgeOCRError, match="unknown core 'cortex-a99'"):
+        CompressConfig(estimate=["cortex-a99"])
+    assert CompressConfig(estimate=["Cortex-A76@2.84"]).estimate == ["cortex-a76@2.84"]

@@ -321,6 +321,7 @@ def compress(config: CompressConfig) -> CompressReport:
         }
         report["eval_details"] = {"fp32": fp32, "compressed": compressed}
     report["verification"] = verify_what_shipped(config, quantized, fp32_reference, calib["det"])
+    report["latency_estimate"] = estimate_what_shipped(config, os.path.join(work, f"fp32-{config.target}"))
     report["wall_seconds"] = round(time.perf_counter() - start, 1)
     failures = gate(report.get("drop", {}), config.max_drop)
     report["gate"] = {"max_drop": config.max_drop, "failures": failures}
@@ -382,6 +383,23 @@ def verify_what_shipped(config: CompressConfig, quantized: str, fp32_models: str
                              thresholds=Thresholds().override(config.verify_limit))
     except EdgeOCRError as exc:
         return {"passed": False, "failed": str(exc), "error": str(exc)}
+
+
+def estimate_what_shipped(config: CompressConfig, fp32_bundle: str) -> dict:
+    """The bundle's estimated ARM latency beside the FP32 bundle's (``edge_ocr.bench.estimate``): an estimate,
+    labelled so in the report. A failed estimate is recorded, not raised: the bundle is made and verified."""
+    from edge_ocr.bench.estimate.bundles import default_images, estimate_against
+
+    if not config.estimate:
+        return {"skipped": True, "reason": "no --estimate cores"}
+    if config.target != "arm":
+        return {"skipped": True, "reason": f"a '{config.target}' bundle: the estimate runs ARM bundles"}
+    try:
+        return estimate_against(config.out, fp32_bundle, config.models, config.estimate_images or default_images(),
+                                config.estimate)
+    except EdgeOCRError as exc:
+        log.warning("latency estimate failed: %s", exc)
+        return {"failed": str(exc)}
 
 
 def accuracy_markdown(report: dict) -> str:
@@ -453,5 +471,12 @@ def compress_markdown(report: dict) -> str:
             lines += ["", verify_markdown(verification).replace("# verify", "## Verification of", 1)]
         else:
             lines += ["", f"**Verification failed**: {verification['failed']}"]
+    estimate = report.get("latency_estimate") or {}
+    if estimate.get("targets"):
+        from edge_ocr.bench.estimate.bundles import against_markdown
+
+        lines += ["", against_markdown(estimate)]
+    elif estimate:
+        lines += ["", f"No latency estimate: {estimate.get('reason') or estimate.get('failed')}."]
     lines += ["", f"Wall time {report['wall_seconds']} s on {report['machine']}.", ""]
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
+from edge_ocr.bench.estimate.bundles import DEFAULT_TARGETS
 from edge_ocr.errors import EdgeOCRError
 from edge_ocr.host.export.targets import TARGETS
 
@@ -43,6 +44,18 @@ __all__ = ["REPO", "CompressConfig", "OPTIONS", "Option", "build_config", "read_
 METHODS = ("ptq", "qat", "prune-qat")
 TARGET_NAMES = tuple(sorted(TARGETS))
 ROLES = ("det", "cls", "rec")
+
+
+def core_target(option: str, value: Any) -> str:
+    """``CORE@GHZ`` as ``edge-ocr bench --estimate`` takes it (checked here, kept as text)."""
+    from edge_ocr.bench.estimate.cores import parse_target
+
+    if not isinstance(value, str):
+        raise _bad(option, value, "is not CORE@GHZ text")
+    try:
+        return parse_target(value).label
+    except EdgeOCRError as exc:
+        raise _bad(option, value, str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------------------ the option table
@@ -128,6 +141,10 @@ OPTIONS: tuple[Option, ...] = (
            "fp32.rec_line_change=0.3)", nargs="*", metavar="SIDE.NAME=VALUE"),
     Option("verify", flag, "run the bundle on ARM and compare it (--no-verify: the report says it was never run)",
            boolean=True),
+    Option("estimate", strings(core_target), "estimate the bundle's ARM latency against the FP32 bundle's on these "
+           "cores (edge-ocr bench --estimate; none: no estimate)", nargs="*", metavar="CORE@GHZ"),
+    Option("estimate-images", strings(), "images the latency estimate runs the pipeline on (default: ICDAR 2015's "
+           "img_11 and TD500's IMG_2224 in $EDGE_OCR_SHARED)", nargs="+", metavar="IMAGE", path="many"),
     # training (qat / prune-qat): det and rec train on the calibration labels' train splits
     Option("det-steps", integer(), "det QAT steps", metavar="N", group="train"),
     Option("rec-steps", integer(), "rec QAT steps", metavar="N", group="train"),
@@ -206,6 +223,8 @@ class CompressConfig:
     verify_images: int = 2
     verify_limit: list[str] = field(default_factory=list)
     verify: bool = True
+    estimate: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))
+    estimate_images: list[str] = field(default_factory=list)  # empty: DEFAULT_IMAGES under $EDGE_OCR_SHARED
     det_steps: int = 60
     rec_steps: int = 40
     recovery_det_steps: int = 60

@@ -165,3 +165,64 @@ def to_markdown(report: dict) -> str:
             out.append(f"| {row['name']} | {row['machine']} | {row.get('threads', '–')} | {med('e2e')} | "
                        f"{med('det')} | {med('cls')} | {med('rec')} |")
     return "\n".join(out) + "\n"
+
+
+# What compress estimates by default: a Pi 4's and a Snapdragon 855's big core, on a typical ICDAR 2015 photo and a
+# TD500 photo (the images of benchmarks/results/estimate-releases.md).
+DEFAULT_TARGETS = ("cortex-a72@1.5", "cortex-a76@2.84")
+DEFAULT_IMAGES = ("data/icdar2015/ch4_test_images/img_11.jpg", "data/td500_train/images/IMG_2224.JPG")
+
+
+def default_images() -> list[str]:
+    from ...evaluation.domains import shared_dir
+
+    return [os.path.join(shared_dir(), rel) for rel in DEFAULT_IMAGES]
+
+
+def _summary(entry: dict) -> dict:
+    models = entry["models"]
+    out = {f"{role}_ms": round(models[role]["ms"], 2) for role in ROLES if role in models}
+    out.update({f"{role}_instructions": int(models[role]["instructions"]) for role in ROLES if role in models})
+    out["e2e_ms"] = round(entry["e2e_ms"], 2)
+    return out
+
+
+def estimate_against(bundle_dir: str, reference_dir: str, models_dir: str | None, images: list[str],
+                     targets: list[str] | tuple[str, ...] = DEFAULT_TARGETS) -> dict:
+    """Estimated latency of ``bundle_dir`` beside ``reference_dir`` (the FP32 bundle), per target core: ms per model
+    and end to end (mean over ``images``, 1 thread), instructions, and the ratio to the reference. Each bundle runs
+    on the inputs its own pipeline makes of the images."""
+    from .cores import parse_target
+
+    parsed = [parse_target(text) for text in targets]
+    missing = [path for path in images if not os.path.isfile(path)]
+    if missing:
+        raise EdgeOCRError(f"estimate images not found: {', '.join(missing)}")
+    shapes = input_shapes(images, bundle_dir, models_dir)
+    reference_shapes = input_shapes(images, reference_dir, models_dir)
+    rows = {}
+    for target in parsed:
+        log.info("estimating %s and its FP32 reference on %s", bundle_dir, target.label)
+        ours = estimate_bundle(bundle_dir, shapes, target)
+        theirs = estimate_bundle(reference_dir, reference_shapes, target)
+        mine, ref = _summary(ours), _summary(theirs)
+        ratio = {key[:-3]: round(mine[key] / ref[key], 3) for key in mine
+                 if key.endswith("_ms") and ref.get(key)}
+        rows[target.label] = {"bundle": mine, "fp32": ref, "ratio": ratio, "validation": validation_text(ours),
+                              "mca": ours["mca"]}
+    return {"estimate": True, "method": METHOD, "threads": 1,
+            "images": [os.path.basename(path) for path in images], "targets": rows}
+
+
+def against_markdown(estimate: dict) -> str:
+    """The compress report's section: every figure labelled an estimate, with its method and validation error."""
+    lines = ["## Estimated ARM latency (estimates, not measurements)", "",
+             f"{estimate['method']}; 1 thread; mean of {', '.join(estimate['images'])}; ms per image.", "",
+             "| core | det ms (est.) | rec ms (est.) | end-to-end ms (est.) | FP32 end-to-end ms (est.) | det × FP32 | "
+             "end-to-end × FP32 | validation error |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for label, row in estimate["targets"].items():
+        mine, ratio = row["bundle"], row["ratio"]
+        lines.append(f"| {label} | {mine.get('det_ms', 0):.1f} | {mine.get('rec_ms', 0):.1f} | {mine['e2e_ms']:.1f} | "
+                     f"{row['fp32']['e2e_ms']:.1f} | {ratio.get('det', float('nan')):.2f} | "
+                     f"{ratio.get('e2e', float('nan')):.2f} | {row['validation']} |")
+    return "\n".join(lines)
