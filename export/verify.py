@@ -262,7 +262,10 @@ def compare_lines(theirs: np.ndarray, mine: np.ndarray, charset: list[str]) -> d
     return {"lines": len(their_texts), "changed_lines": len(changed),
             "changed_chars": sum(edit_distance(their_texts[i], my_texts[i]) for i in changed),
             "sure_changes": sum(gap >= SURE_GAP for gap in line_gap.values()),
-            "largest_gap_of_a_change": max(line_gap.values(), default=0.0)}
+            "largest_gap_of_a_change": max(line_gap.values(), default=0.0),
+            # every changed line, so that a report says what changed and how sure the reference was
+            "changes": [{"reference": their_texts[i], "bundle": my_texts[i], "gap": round(line_gap[i], 4)}
+                        for i in changed]}
 
 
 class _Side:
@@ -281,11 +284,13 @@ class _Side:
         entry["calls"] += 1
 
     def add(self, role: str, **values) -> None:
-        """Counts (ints) add up; "largest_"/"max_" values keep the maximum, "lowest_" ones the minimum."""
+        """Counts (ints) and lists add up; "largest_"/"max_" values keep the maximum, "lowest_" ones the minimum."""
         entry = self.stats.setdefault(role, {})
         for key, value in values.items():
             if isinstance(value, int):
                 entry[key] = entry.get(key, 0) + value
+            elif isinstance(value, list):  # items of every batch
+                entry[key] = entry.get(key, []) + value
             elif key.startswith(("largest_", "max_")):
                 entry[key] = max(value, entry.get(key, value))
             elif key.startswith("lowest_"):
@@ -460,6 +465,12 @@ def verify_markdown(report: dict) -> str:
         lines.append(f"| {c['against']} | {c['check']} | {c['value']:.4g} | {c['limit']} | "
                      f"{'ok' if c['passed'] else '**FAIL**' if c.get('gates', True) else 'over (reported)'} | "
                      f"{c['detail']} |")
+    for side, stats in report.get("stats", {}).items():
+        changes = stats.get("rec", {}).get("changes") or []
+        if changes:
+            lines += ["", f"Lines the bundle reads differently from {side} (gap: how much more the reference believed "
+                      "its own class, at the frame where they differ most; sure at 0.5):", ""]
+            lines += [f"- `{c['reference']}` → `{c['bundle']}` (gap {c['gap']:.3f})" for c in changes]
     lines += ["", f"Gate: {report.get('gate', 'every check')}.", "",
               f"**{'passed' if report['passed'] else 'FAILED'}**", ""]
     return "\n".join(lines)
