@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", nargs="+", help="default: img_11 and IMG_2224 from ../shared")
     parser.add_argument("--update-reports", action="store_true",
                         help="add the estimate to each release's compress report (json and md)")
-    parser.add_argument("--name", default="estimate-releases")
+    parser.add_argument("--name", default="estimate-variants")
     args = parser.parse_args(argv)
     models = os.path.join(shared_dir(), "models", "ppocrv2")
     images = args.images or estimates.default_images()
