@@ -30,18 +30,19 @@ def _load(spec: str) -> tuple[str, dict]:
         return name, json.load(handle)
 
 
-def compare(reports: list[tuple[str, dict]], note: str = "") -> str:
+def compare(reports: list[tuple[str, dict]], note: str = "", spread: bool = False) -> str:
     lines = ["# Builds of one recipe, side by side", "",
              "Drop = FP32 minus compressed, in points (positive: worse than FP32). Compressed accuracy is that of the "
              "quantized models in Paddle Inference; every build's bundle was verified on the ARM runtime (emulated).",
              ""]
     if note:
         lines += [note, ""]
-    header = "| | " + " | ".join(name for name, _ in reports) + " |"
-    lines += [header, "|---|" + "---|" * len(reports)]
+    header = "| | " + " | ".join(name for name, _ in reports) + (" | drop over the builds: mean (min…max) |"
+                                                                   if spread else " |")
+    lines += [header, "|---|" + "---|" * (len(reports) + spread)]
 
-    def row(label: str, cells: list[str]) -> None:
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    def row(label: str, cells: list[str], summary: str = "") -> None:
+        lines.append(f"| {label} | " + " | ".join(cells) + (f" | {summary} |" if spread else " |"))
 
     row("bundle bytes", [f"{r.get('bundle_bytes', 0):,}" for _, r in reports])
     row("machine", [str(r.get("machine", "?")) for _, r in reports])
@@ -61,12 +62,16 @@ def compare(reports: list[tuple[str, dict]], note: str = "") -> str:
             values = [c.get(domain, {}).get(metric) for c in compressed]
             if all(v is None for v in values):
                 continue
-            cells = []
+            cells, points_all = [], []
             for value, drop in zip(values, drops):
                 points = drop.get(domain, {}).get(metric)
+                if points is not None:
+                    points_all.append(points)
                 cells.append("–" if value is None else f"{100 * value:.2f}" +
                              (f" ({points:+.2f})" if points is not None else ""))
-            row(f"{domain} {metric}", cells)
+            summary = (f"{sum(points_all) / len(points_all):+.2f} ({min(points_all):+.2f}…{max(points_all):+.2f})"
+                       if points_all else "–")
+            row(f"{domain} {metric}", cells, summary)
     return "\n".join(lines) + "\n"
 
 
@@ -74,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", nargs="+", required=True, metavar="NAME=REPORT.json")
     parser.add_argument("--note", default="", help="a paragraph under the title")
+    parser.add_argument("--spread", action="store_true", help="add each drop's mean and range over the builds")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    text = compare([_load(spec) for spec in args.report], args.note)
+    text = compare([_load(spec) for spec in args.report], args.note, args.spread)
     write_text(args.out, text)
     print(text)
     return 0
