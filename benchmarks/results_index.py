@@ -60,6 +60,10 @@ RULES: list[tuple[str, str, str | None]] = [
     (r"^crosscheck-det$", "det Hmean cross-checked against an independent Shapely scorer", None),
     (r"^domains-charsets$", "notes of issue #18: domains, the synthetic set, charset bundles, with their commands",
      "commands inside"),
+    (r"^(det-size|rec-batch)-lever$", "a speed lever: one parameter of the release set to each value, accuracy per "
+     "domain against estimated A72/A76 latency", None),
+    (r"^isa-determinism$", "why builds differ across x86 hosts: outputs and .nb bytes under oneDNN/MKL instruction-set "
+     "caps", None),
     (r"^estimate-releases$", "estimated A72/A76 latency of the released bundle against FP32, per model and end to "
      "end", None),
     (r"^estimate-validation$", "board-free ARM latency estimates (bench --estimate) against published board "
