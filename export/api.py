@@ -51,9 +51,18 @@ class VerifyConfig:
     runtime: str = "auto"  # auto, native, qemu, x86-twin
     limits: list[str] = field(default_factory=list)  # SIDE.NAME=VALUE threshold overrides
     gate_fp32: bool = False  # also fail past the FP32 side's limits
+    # a charset bundle: {side: the full models that side's reference was cut from}, or "SIDE=DIR" items
+    charset_sources: dict[str, str] | list[str] = field(default_factory=dict)
 
     def check(self) -> None:
         from .verify import RUNTIMES
+
+        if not isinstance(self.charset_sources, dict):
+            items = [item.partition("=") for item in self.charset_sources]
+            bad = [side for side, eq, folder in items if not eq or side not in ("expected", "fp32") or not folder]
+            if bad:
+                raise EdgeOCRError(f"charset source {bad[0]!r}: give SIDE=MODELS_DIR, SIDE expected or fp32")
+            self.charset_sources = {side: folder for side, _, folder in items}
 
         if not self.bundle or not self.against or not self.samples:
             raise EdgeOCRError("verify needs a bundle, the FP32 models it came from (against) and sample images")
@@ -133,5 +142,6 @@ def verify(bundle: str | None = None, against: str | None = None, samples: list[
     config.check()
     data = verify_bundle(config.bundle, config.against, list(config.samples), quantized=config.quantized,
                          thresholds=Thresholds().override(list(config.limits)), max_images=config.max_images,
-                         runtime=config.runtime, gate_fp32=config.gate_fp32)
+                         runtime=config.runtime, gate_fp32=config.gate_fp32,
+                         charset_sources=config.charset_sources or None)
     return VerifyReport(data)

@@ -74,6 +74,9 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--gate-fp32", action="store_true",
                         help="also fail past the FP32 side's limits (by default they are reported: what compression "
                              "costs is gated by eval's --max-drop on labelled data, not by a few sample images)")
+    parser.add_argument("--charset-source", action="append", default=[], metavar="SIDE=MODELS_DIR",
+                        help="a charset bundle: the full models a reference (expected, fp32) was cut from, so that "
+                             "rec sureness is measured on their whole softmax (default: from its compress report)")
     parser.add_argument("--json", metavar="OUT.json")
     parser.add_argument("--markdown", metavar="OUT.md")
     parser.set_defaults(func=run_verify)
@@ -94,7 +97,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
     report = verify(config=VerifyConfig(
         bundle=args.bundle, against=args.against, samples=list(args.samples), quantized=args.quantized,
-        max_images=args.max_images, runtime=args.runtime, limits=list(args.limit), gate_fp32=args.gate_fp32)).data
+        max_images=args.max_images, runtime=args.runtime, limits=list(args.limit), gate_fp32=args.gate_fp32,
+        charset_sources=list(args.charset_source))).data
     for row in report["checks"]:
         mark = "ok  " if row["passed"] else "FAIL" if row["gates"] else "over"
         print(f"{mark} [{row['against']}] {row['check']}: {row['value']:.4g} (limit {row['limit']}) {row['detail']}")

@@ -112,6 +112,16 @@ def _quantized_from_report(bundle: Bundle) -> str | None:
     return folder if folder and os.path.isdir(folder) else None
 
 
+def _charset_sources_from_report(bundle: Bundle) -> dict[str, str] | None:
+    """The full models a compress run cut a charset bundle's references from (its report beside the bundle)."""
+    report = bundle.path.rstrip("/") + "-artifacts/report.json"
+    if not bundle.manifest.get("charset") or not os.path.isfile(report):
+        return None
+    with open(report, encoding="utf-8") as handle:
+        sources = json.load(handle).get("charset_sources") or {}
+    return {side: folder for side, folder in sources.items() if os.path.isdir(folder)} or None
+
+
 def _is_fp32(bundle: Bundle) -> bool:
     return all(entry["precision"] == "fp32" for entry in bundle.manifest["models"].values())
 
@@ -187,6 +197,40 @@ def _reference_engines(models_dir: str) -> _Models:
                    create_engine(paths.rec, "paddle"))
 
 
+def _charset_sources(bundle: Bundle, charset: list[str], sources: dict[str, str], sides: list[str]) -> dict:
+    """{side: (rec engine of the full model, the bundle's class indices in its output)} for the given sources."""
+    unknown = sorted(set(sources) - set(sides))
+    if unknown:
+        raise EdgeOCRError(f"charset source for {unknown[0]!r}: the references are {', '.join(sides)}")
+    if sources and not bundle.manifest.get("charset"):
+        raise EdgeOCRError("charset sources were given, but the bundle reads the full dictionary")
+    found = {}
+    for side, folder in sources.items():
+        paths = resolve_models(folder)
+        full = load_charset(paths.dictionary, bundle.params.rec.use_space_char)
+        position = {c: i for i, c in enumerate(full)}
+        missing = [c for c in charset if c not in position]
+        if missing:
+            raise EdgeOCRError(f"charset source {folder}: its dictionary lacks {''.join(missing[:10])!r}")
+        found[side] = (create_engine(paths.rec, "paddle"), np.asarray([position[c] for c in charset]))
+    return found
+
+
+def _kept_mass(source, batch: np.ndarray, sliced: np.ndarray) -> np.ndarray | None:
+    """Per frame, the share of the full model's softmax on the kept classes; checks that the full model is the one
+    the sliced reference was cut from (same logits at the kept classes, so the same probabilities renormalized)."""
+    if source is None:
+        return None
+    engine, keep = source
+    kept = engine.run(batch)[..., keep]
+    mass = kept.sum(-1)
+    renormalized = kept / np.maximum(mass, 1e-12)[..., None]
+    if renormalized.shape != sliced.shape or np.abs(renormalized - sliced).max() > 0.05:
+        raise EdgeOCRError("the charset source's recognizer is not the one the reference was cut from "
+                           "(its kept classes, renormalized, differ from the reference's output)")
+    return mass
+
+
 def _quad_iou(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a.astype(np.float32), b.astype(np.float32)
     inter, _ = cv2.intersectConvexConvex(a, b)
@@ -247,16 +291,23 @@ def sure_box_changes(reference: list[np.ndarray], outcomes: list, sure_flips: np
             "max_sure_corner_move_rel": worst_rel}
 
 
-def compare_lines(theirs: np.ndarray, mine: np.ndarray, charset: list[str]) -> dict:
+def compare_lines(theirs: np.ndarray, mine: np.ndarray, charset: list[str],
+                  kept_mass: np.ndarray | None = None) -> dict:
     """The bundle's recognizer output ``mine`` against the reference's ``theirs`` (N × T × classes): lines whose text
     changes, characters changed, and lines that change although the reference was sure (``SURE_GAP``), with the
-    largest such gap."""
+    largest such gap.
+
+    ``kept_mass`` (N × T), for a charset bundle: the share of the reference's full softmax that lies on the kept
+    classes. A sliced head renormalizes over the kept classes, so a frame where the full model believed a removed
+    character looks sure of whichever kept class comes next; scaled by the kept mass, the gap is the full model's."""
     their_texts = [t for t, _ in ctc_greedy_decode(theirs, charset)]
     my_texts = [t for t, _ in ctc_greedy_decode(np.nan_to_num(mine), charset)]
     their_pick, my_pick = theirs.argmax(-1), np.nan_to_num(mine).argmax(-1)
     # per frame: how much more the reference believed its own class than the one the bundle chose
     gaps = np.take_along_axis(theirs, their_pick[..., None], -1)[..., 0] - \
         np.take_along_axis(theirs, my_pick[..., None], -1)[..., 0]
+    if kept_mass is not None:
+        gaps = gaps * kept_mass
     changed = [i for i, (a, b) in enumerate(zip(their_texts, my_texts)) if a != b]
     line_gap = {i: float(gaps[i].max()) for i in changed}
     return {"lines": len(their_texts), "changed_lines": len(changed),
@@ -357,8 +408,14 @@ def verify_bundle(
     max_images: int = 8,
     runtime: str = "auto",
     gate_fp32: bool = False,
+    charset_sources: dict[str, str] | None = None,
 ) -> dict:
-    """Run the bundle's own models on the samples and compare them with what they should compute and with FP32."""
+    """Run the bundle's own models on the samples and compare them with what they should compute and with FP32.
+
+    ``charset_sources`` (a charset bundle): per reference ("expected", "fp32"), the models its recognizer was cut
+    from. The rec sureness is then measured on their full softmax (``compare_lines``' ``kept_mass``); without them,
+    on the charset's classes only, which overstates the sureness of frames where the model saw a removed character.
+    """
     thresholds = thresholds or Thresholds()
     bundle = load_bundle(bundle_dir)  # schema, names inside the bundle, sha256 of every file
     images = list_images(samples)[:max_images]
@@ -366,6 +423,7 @@ def verify_bundle(
         raise EdgeOCRError("no sample images to verify with (--samples)")
     fp32_bundle = _is_fp32(bundle)
     quantized = quantized or (None if fp32_bundle else _quantized_from_report(bundle))
+    charset_sources = charset_sources or _charset_sources_from_report(bundle)
     if not fp32_bundle and not quantized:
         raise EdgeOCRError(f"{bundle_dir} holds int8 models: give --quantized DIR, the quantized models it was "
                            "exported from (a compress run's report names them)")
@@ -417,6 +475,7 @@ def verify_bundle(
                              crops=len(batch))
         if crops:
             charset = load_charset(bundle.dictionary, params.rec.use_space_char)
+            sources = _charset_sources(bundle, charset, charset_sources or {}, list(sides))
             batcher = TextRecognizer(ours.rec, bundle.dictionary, params.rec)
             for _, batch in batcher.batches(crops):
                 mine = ours.rec.run(batch)
@@ -426,7 +485,8 @@ def verify_bundle(
                 for name, side in sides.items():
                     theirs = refs[name].rec.run(batch)
                     side.diff("rec", theirs, mine)
-                    side.add("rec", **compare_lines(theirs, mine, charset))
+                    side.add("rec", **compare_lines(theirs, mine, charset, _kept_mass(sources.get(name), batch,
+                                                                                        theirs)))
     results = {name: side.finish() for name, side in sides.items()}
     checks = [dictionary_check] + [check for result in results.values() for check in result["checks"]]
     # The gate: the bundle computes what its quantized models compute (what the accuracy was measured on). What
@@ -444,6 +504,9 @@ def verify_bundle(
         "references": {"expected": os.path.abspath(expected_dir), "fp32": os.path.abspath(models_dir)},
         "images": [os.path.abspath(p) for p in images], "crops": len(crops), "thresholds": thresholds.to_dict(),
         "stats": {name: result["stats"] for name, result in results.items()},
+        "rec_sureness": ({name: ("the full softmax of " + os.path.abspath(charset_sources[name])
+                                 if name in (charset_sources or {}) else "the charset's classes only")
+                          for name in sides} if bundle.manifest.get("charset") else "all classes"),
         "checks": checks, "passed": not failed, "failed": "; ".join(failed),
         "all_checks_passed": all(c["passed"] for c in checks),
         "gate": "every check" if gate_fp32 or "expected" not in sides else

@@ -127,3 +127,35 @@ def test_latin_bundle_manifest_runtime_and_eval(models_dir, pipeline, shared, tm
     labels.write_text(f"{folder}/word_8.png\tFree\n{folder}/word_6.png\t免费\n", encoding="utf-8")
     scores = evaluate_recognition(latin, str(labels), progress=False)
     assert scores["samples"] == 2 and scores["out_of_charset"] == 1 and scores["accuracy"] == 0.5
+
+
+def test_verify_measures_rec_sureness_on_the_full_models_softmax(latin_models, models_dir, img11, tmp_path):
+    """A charset bundle's reference is its source cut to the charset, whose softmax renormalizes over the kept
+    classes; verify measures the reference's sureness on the source's full softmax when it is given."""
+    from edge_ocr.host.export import api
+    from edge_ocr.host.export.bundle import export_bundle
+
+    bundle = str(tmp_path / "latin-x86")  # what export --charset latin writes, from the cut models verify runs
+    export_bundle(latin_models[0], bundle, target="x86", include_cls=False, extra={"charset": latin_models[1]})
+    plain = api.verify(bundle, latin_models[0], [img11]).data
+    assert plain["passed"] and plain["rec_sureness"] == {"fp32": "the charset's classes only"}
+    full = api.verify(bundle, latin_models[0], [img11], charset_sources=[f"fp32={models_dir}"])
+    assert full.passed and full.data["rec_sureness"]["fp32"].startswith("the full softmax of")
+    with pytest.raises(EdgeOCRError, match="SIDE=MODELS_DIR"):
+        api.verify(bundle, latin_models[0], [img11], charset_sources=["fp32"])
+    with pytest.raises(EdgeOCRError, match="references are fp32"):
+        api.verify(bundle, latin_models[0], [img11], charset_sources={"expected": models_dir})
+
+
+def test_sureness_scaled_by_the_kept_mass():
+    """A frame where the full model believed a removed character: sure of a kept class after renormalizing, unsure
+    on the full softmax."""
+    from edge_ocr.host.export.verify import SURE_GAP, compare_lines
+
+    charset = ["blank", "a", "b"]
+    theirs = np.array([[[0.05, 0.90, 0.05]]], np.float32)  # renormalized: "a" at 0.9
+    mine = np.array([[[0.05, 0.05, 0.90]]], np.float32)    # the bundle reads "b"
+    assert compare_lines(theirs, mine, charset)["sure_changes"] == 1
+    removed = compare_lines(theirs, mine, charset, kept_mass=np.array([[0.2]], np.float32))  # 80 % on removed
+    assert removed["changed_lines"] == 1 and removed["sure_changes"] == 0
+    assert removed["largest_gap_of_a_change"] == pytest.approx(0.17) and 0.17 < SURE_GAP

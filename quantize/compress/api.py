@@ -251,12 +251,14 @@ def compress(config: CompressConfig) -> CompressReport:
     else:
         quantized, stages = train_models(config.recipe, config.models, calib["det"], calib["rec"], work, training,
                                          ptq)
-    extra, fp32_reference = {"recipe": config.recipe}, config.models
+    extra, fp32_reference, charset_sources = {"recipe": config.recipe}, config.models, None
     if config.recipe_name:
         extra["recipe_file"] = {"name": config.recipe_name, "sha256": config.recipe_sha256}
     if config.charset:  # the bundle, its scores and its verification all use the sliced recognizer
         from edge_ocr.host.export.charset import apply_charset
 
+        # verification measures the rec sureness on the full models' softmax, not on the renormalized charset's
+        charset_sources = {"expected": quantized, "fp32": config.models}
         quantized, extra["charset"] = apply_charset(quantized, config.charset, os.path.join(work, "quantized-charset"))
         # verification compares like with like: the FP32 models cut to the same charset
         fp32_reference, _ = apply_charset(config.models, config.charset, os.path.join(work, "fp32-charset"))
@@ -303,6 +305,7 @@ def compress(config: CompressConfig) -> CompressReport:
                            for role, st in stages.items()}
     if config.charset:
         report["charset"] = extra["charset"]
+        report["charset_sources"] = charset_sources
     if weight_only:
         report["weight_only"] = weight_only
     if config.eval_det or config.eval_rec or config.domain:
@@ -320,7 +323,8 @@ def compress(config: CompressConfig) -> CompressReport:
                           "matmul, so the x86 twin cannot score rec",
         }
         report["eval_details"] = {"fp32": fp32, "compressed": compressed}
-    report["verification"] = verify_what_shipped(config, quantized, fp32_reference, calib["det"])
+    report["verification"] = verify_what_shipped(config, quantized, fp32_reference, calib["det"],
+                                                 charset_sources)
     report["latency_estimate"] = estimate_what_shipped(config, os.path.join(work, f"fp32-{config.target}"))
     report["wall_seconds"] = round(time.perf_counter() - start, 1)
     failures = gate(report.get("drop", {}), config.max_drop)
@@ -363,7 +367,7 @@ def command_line(config: CompressConfig) -> str:
 
 
 def verify_what_shipped(config: CompressConfig, quantized: str, fp32_models: str | None = None,
-                        calib_det: str | None = None) -> dict:
+                        calib_det: str | None = None, charset_sources: dict[str, str] | None = None) -> dict:
     """Run the bundle's own .nb files on ARM and compare them with the quantized models and FP32 (export.verify).
 
     A bundle that does not load or run, or whose outputs leave the limits, is reported as failed, never as a result.
@@ -380,7 +384,8 @@ def verify_what_shipped(config: CompressConfig, quantized: str, fp32_models: str
     try:
         return verify_bundle(config.out, fp32_models or config.models, images, quantized=quantized,
                              max_images=config.verify_images,
-                             thresholds=Thresholds().override(config.verify_limit))
+                             thresholds=Thresholds().override(config.verify_limit),
+                             charset_sources=charset_sources)
     except EdgeOCRError as exc:
         return {"passed": False, "failed": str(exc), "error": str(exc)}
 
