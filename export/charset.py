@@ -137,8 +137,11 @@ def slice_recognizer(model_dir: str, out_dir: str, keep: list[int]) -> dict:
                 var.desc.set_shape(var.desc.shape()[:-1] + [len(keep)])
         os.makedirs(out_dir, exist_ok=True)
         feed_vars = [block.var(name) for name in feeds]
-        paddle.static.save_inference_model(os.path.join(out_dir, "inference"), feed_vars, fetches, exe,
-                                           program=program)
+        # a fresh name counter: the fetch op saving adds is named alike in every call, so the bytes do not depend
+        # on what the process sliced before
+        with paddle.utils.unique_name.guard():
+            paddle.static.save_inference_model(os.path.join(out_dir, "inference"), feed_vars, fetches, exe,
+                                               program=program)
     return {"classes_before": classes, "classes_after": len(keep), "ops": [op.type for op in ops],
             "sliced": [f"{name}[axis {axis}]" for name, axis in params]}
 
