@@ -375,6 +375,9 @@ def _add_models(sub: argparse._SubParsersAction) -> None:
     release.add_argument("--name", required=True)
     release.add_argument("--report", required=True, metavar="REPORT.json", help="the compress report of that run")
     release.add_argument("--description", default="")
+    release.add_argument("--verification", metavar="VERIFY.json",
+                         help="an `edge-ocr verify --json` report of this bundle (e.g. on photos of every domain) to "
+                              "record instead of the compress run's own")
     release.add_argument("--registry", metavar="FILE", help="registry file (default: edge_ocr/releases.json)")
     release.set_defaults(func=run_models_add_release)
 
@@ -419,12 +422,18 @@ def run_models_add_release(args: argparse.Namespace) -> int:
 
     from .releases import add_release, describe
 
-    try:
-        with open(args.report, encoding="utf-8") as handle:
-            report = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise EdgeOCRError(f"cannot read the report {args.report}: {exc}") from None
-    release = add_release(args.name, args.bundle, report, args.registry, args.description)
+    def read(path: str) -> dict:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise EdgeOCRError(f"cannot read the report {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise EdgeOCRError(f"{path} is not a report (a JSON object)")
+        return data
+
+    release = add_release(args.name, args.bundle, read(args.report), args.registry, args.description,
+                          read(args.verification) if args.verification else None)
     print(f"{release.name}: {release.folder}")
     for line in describe(release):
         print(line)

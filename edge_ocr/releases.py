@@ -41,6 +41,7 @@ class Release:
     verified_on_arm: dict = field(default_factory=dict)  # {"passed", "runtime"}
     description: str = ""
     built: dict = field(default_factory=dict)  # {"created", "wall_seconds", "machine"} of the compress run
+    charset: dict | None = None  # {"name", "characters"} of a charset bundle (its recognizer reads only those)
 
     @property
     def bytes(self) -> int:
@@ -55,7 +56,8 @@ class Release:
         return {"name": self.name, "folder": os.path.relpath(self.folder, root), "description": self.description,
                 "target": self.target, "precision": self.precision, "bytes": self.bytes, "files": self.files,
                 "accuracy": self.accuracy, "drop": self.drop, "recipe": self.recipe,
-                "verified_on_arm": self.verified_on_arm, "built": self.built}
+                "verified_on_arm": self.verified_on_arm, "built": self.built,
+                **({"charset": self.charset} if self.charset else {})}
 
 
 def registry_path(path: str | None = None) -> str:
@@ -106,7 +108,8 @@ def _release(entry: dict, root: str, where: str) -> Release:
                        precision=dict(entry["precision"]), accuracy=dict(entry.get("accuracy", {})),
                        drop=dict(entry.get("drop", {})), recipe=dict(entry.get("recipe", {})),
                        verified_on_arm=dict(entry.get("verified_on_arm", {})),
-                       description=str(entry.get("description", "")), built=dict(entry.get("built") or {}))
+                       description=str(entry.get("description", "")), built=dict(entry.get("built") or {}),
+                       charset=dict(entry["charset"]) if entry.get("charset") else None)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelError(f"release registry {where}: entry {entry.get('name') if isinstance(entry, dict) else entry!r}"
                          f" is malformed: {exc}") from None
@@ -224,6 +227,7 @@ def release_entry(name: str, bundle_dir: str, report: dict, folder: str, descrip
             os.path.commonpath([os.path.abspath(recipe_file), root]) == root:
         recipe_file = os.path.relpath(recipe_file, root)
     machine = report.get("machine")
+    charset = bundle.manifest.get("charset")
     return {
         "name": name, "folder": folder, "description": description, "target": bundle.target,
         "precision": {role: e["precision"] for role, e in bundle.manifest["models"].items()},
@@ -235,15 +239,23 @@ def release_entry(name: str, bundle_dir: str, report: dict, folder: str, descrip
                   "machine": machine if isinstance(machine, str) else None},
         "verified_on_arm": {"passed": bool(verification.get("passed")), "runtime": verification.get("runtime"),
                             "images": len(verification.get("images", []))},
+        **({"charset": {"name": charset["name"], "characters": charset["characters"]}} if charset else {}),
     }
 
 
 def add_release(name: str, bundle_dir: str, report: dict, registry: str | None = None,
-                description: str = "") -> Release:
+                description: str = "", verification: dict | None = None) -> Release:
     """Copy ``bundle_dir`` to ``<root>/bundles/<name>/`` and list it in the registry (replacing an entry of that
-    name); returns the release as the registry now reads it."""
+    name); returns the release as the registry now reads it. ``verification``: an ``edge-ocr verify --json`` report
+    of this bundle (its files' sha256 must be this bundle's) recorded instead of the compress run's own."""
     from .atomic import write_json
+    from .bundle import load_bundle
 
+    if verification is not None:
+        files = load_bundle(bundle_dir).manifest["files"]
+        if verification.get("bundle_files") != files:
+            raise ModelError(f"the verification report is not of {bundle_dir}: its files' sha256 differ")
+        report = {**report, "verification": verification}
     path = registry_path(registry)
     data = _read(path)
     root = _root(path, data)
@@ -285,6 +297,9 @@ def describe(release: Release) -> list[str]:
                  for key, value in metrics.items() if value is not None]
         if cells:
             lines.append(f"  {domain}: " + ", ".join(cells))
+    if release.charset:
+        lines.append(f"  reads only the {release.charset['name']} charset ({release.charset['characters']} "
+                     "characters): its scores count the lines outside it as misread")
     if release.description:
         lines.insert(0, f"  {release.description}")
     return lines

@@ -498,7 +498,8 @@ def verify_bundle(
     failed = [f"[{c['against']}] {c['check']} {c['value']:.4g} > {c['limit']}" for c in checks
               if c["gates"] and not c["passed"]]
     return {
-        "bundle": os.path.abspath(bundle_dir), "target": bundle.target, "runtime": how, "ran": ran,
+        "bundle": os.path.abspath(bundle_dir), "bundle_files": bundle.manifest["files"],  # sha256 of what was run
+        "target": bundle.target, "runtime": how, "ran": ran,
         "emulated": how == "qemu",
         "precision": {r: e["precision"] for r, e in bundle.manifest["models"].items()},
         "references": {"expected": os.path.abspath(expected_dir), "fp32": os.path.abspath(models_dir)},

@@ -191,8 +191,15 @@ def test_a_registered_release_runs_by_name_and_a_tampered_one_is_refused(tiny_ru
     env = {"EDGE_OCR_RELEASES": str(registry)}
     with open(tmp_path / "report.json", "w", encoding="utf-8") as handle:
         json.dump(report, handle)
+    # a verification of another bundle (its files' sha256 differ) is refused before anything is copied
+    (tmp_path / "other.json").write_text(json.dumps(dict(report["verification"], bundle_files={"rec.nb": "0" * 64})))
+    refused = run_cli("models", "add-release", out, "--name", "tiny-test", "--report", str(tmp_path / "report.json"),
+                      "--verification", str(tmp_path / "other.json"), env=env)
+    assert refused.returncode == 2 and "the verification report is not of" in refused.stderr, refused.stderr
+    assert not (tmp_path / "bundles").exists() and json.loads(registry.read_text())["releases"] == []
+    (tmp_path / "verify.json").write_text(json.dumps(report["verification"]))
     added = run_cli("models", "add-release", out, "--name", "tiny-test", "--report", str(tmp_path / "report.json"),
-                    env=env)
+                    "--verification", str(tmp_path / "verify.json"), env=env)
     assert added.returncode == 0, added.stderr[-2000:]
     entry = json.loads(registry.read_text())["releases"][0]
     assert entry["folder"] == "bundles/tiny-test" and entry["recipe"]["sha256"] == report["recipe_sha256"]

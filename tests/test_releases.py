@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import run_cli
 
 FULL_CHARSET_RELEASE = "qat-distill"  # the recommended bundle: pi_install.sh and the Android demo default to it
+LATIN_RELEASE = "qat-distill-latin"  # the recommended bundle for Latin text: the recognizer cut to printable ASCII
 
 
 def _releases():
@@ -25,7 +26,10 @@ def test_the_recommended_release_is_shipped_checked_and_verified():
     from edge_ocr.releases import check_release
 
     releases = _releases()
-    assert FULL_CHARSET_RELEASE in releases, sorted(releases)
+    assert FULL_CHARSET_RELEASE in releases and LATIN_RELEASE in releases, sorted(releases)
+    latin = load_bundle(check_release(releases[LATIN_RELEASE]))
+    assert latin.manifest["charset"]["name"] == "latin" and latin.manifest["dictionary"]["characters"] == 94
+    assert releases[LATIN_RELEASE].bytes < releases[FULL_CHARSET_RELEASE].bytes
     for release in releases.values():
         folder = check_release(release)  # sha256 and size of every file, nothing extra
         bundle = load_bundle(folder)  # the manifest against the bundle contract (schema, names, sha256)
@@ -35,7 +39,8 @@ def test_the_recommended_release_is_shipped_checked_and_verified():
                                            release.recipe["file"])), release.recipe["file"]
         assert release.accuracy.get("icdar2015", {}).get("rec_accuracy"), release.name
     proc = run_cli("models", "list")
-    assert proc.returncode == 0 and FULL_CHARSET_RELEASE in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and FULL_CHARSET_RELEASE in proc.stdout and LATIN_RELEASE in proc.stdout, \
+        proc.stdout + proc.stderr
 
 
 @pytest.mark.slow

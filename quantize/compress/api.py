@@ -209,7 +209,7 @@ def compress(config: CompressConfig) -> CompressReport:
     config.check()
     config.require_complete()
     get_target(config.target)
-    start = time.perf_counter()
+    start, commit = time.perf_counter(), _git_commit()  # the code as the run starts, not as it ends an hour later
     work, inputs_dir = config.artifacts, config.inputs_dir
 
     def made_later(path: str | None) -> bool:  # a recipe input this run has yet to make
@@ -273,6 +273,9 @@ def compress(config: CompressConfig) -> CompressReport:
         from edge_ocr.host.export.weight_only import snap_models
 
         quantized, weight_only = snap_models(quantized, os.path.join(work, f"quantized-weights-int{bits}"), bits)
+        if charset_sources:  # the full models snapped alike: a snapped weight moves int8 roundings downstream
+            charset_sources["expected"], _ = snap_models(
+                charset_sources["expected"], os.path.join(work, f"quantized-full-weights-int{bits}"), bits)
     export_bundle(quantized, out, target=config.target, extra=extra, weight_bits=bits or 8,
                   weight_only=tuple(role for role, done in weight_only.items() if done["layers"]))
     bundle = load_bundle(out)
@@ -282,7 +285,7 @@ def compress(config: CompressConfig) -> CompressReport:
         "recipe_name": config.recipe_name,
         "recipe_file": config.recipe_file,
         "recipe_sha256": config.recipe_sha256,
-        "commit": _git_commit(),
+        "commit": commit,
         "created": now(),
         "machine": machine_summary(),
         "target": config.target,
