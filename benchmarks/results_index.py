@@ -33,8 +33,10 @@ SUPERSEDED = {
                                      "(compress-qat-mixed-r128-w16-latin)",
     "compress-qat-mixed-r128-w16": "label-trained QAT with the old (wrong) rec teacher term; the bundle to ship is "
                                    "compress-qat-distill",
-    "compress-qat-mixed-r128-w16-latin": "label-trained QAT with the old rec teacher term; the Latin bundle to ship "
-                                         "is compress-qat-distill-latin-int16",
+    "compress-qat-mixed-r128-w16-latin": "label-trained QAT with the old rec teacher term; the Latin bundle shipped "
+                                         "is compress-qat-distill-latin-release",
+    "compress-qat-distill-latin-int16": "a run that resumed its det stage; the Latin release is its recipe built "
+                                        "from scratch (compress-qat-distill-latin-release)",
     "compress-qat-lines": "label-trained QAT with the old rec teacher term; replaced by compress-qat-distill",
 }
 
@@ -186,6 +188,11 @@ def command_from_json(path: str) -> tuple[str | None, bool]:
         parts = ["edge-ocr verify", _short(report["bundle"]), f"--against {_short(refs.get('fp32'))}"]
         if refs.get("expected") and refs.get("expected") != refs.get("fp32"):
             parts.append(f"--quantized {_short(refs['expected'])}")
+        sureness = report.get("rec_sureness")
+        if isinstance(sureness, dict):  # a charset bundle's full source models, per side
+            prefix = "the full softmax of "
+            parts += [f"--charset-source {side}={_short(how[len(prefix):])}" for side, how in sureness.items()
+                      if isinstance(how, str) and how.startswith(prefix)]
         images = report.get("images")
         if isinstance(images, list) and images:
             parts.append("--samples " + " ".join(os.path.basename(str(i)) for i in images))
