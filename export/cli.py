@@ -91,7 +91,9 @@ def run_verify(args: argparse.Namespace) -> int:
     from .verify import verify_markdown
 
     outputs = [(option, path) for option, path in (("--json", args.json), ("--markdown", args.markdown)) if path]
-    check_outputs_apart(outputs, files_under(args.bundle, args.against, args.quantized) + list_images(args.samples))
+    sources = [item.partition("=")[2] for item in args.charset_source]
+    check_outputs_apart(outputs, files_under(args.bundle, args.against, args.quantized, *sources)
+                        + list_images(args.samples))
     for _, path in outputs:  # before any work: never an input, never a target that cannot be written
         check_output_file(path)
 
