@@ -145,6 +145,9 @@ def test_verify_measures_rec_sureness_on_the_full_models_softmax(latin_models, m
         api.verify(bundle, latin_models[0], [img11], charset_sources=["fp32"])
     with pytest.raises(EdgeOCRError, match="references are fp32"):
         api.verify(bundle, latin_models[0], [img11], charset_sources={"expected": models_dir})
+    proc = run_cli("verify", bundle, "--against", latin_models[0], "--samples", img11, "--charset-source", "fp32")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == \
+        ["edge-ocr: error: charset source 'fp32': give SIDE=MODELS_DIR, SIDE expected or fp32"], proc.stderr
 
 
 def test_sureness_scaled_by_the_kept_mass():
