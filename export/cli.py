@@ -90,17 +90,18 @@ def run_verify(args: argparse.Namespace) -> int:
     from .api import VerifyConfig, verify
     from .verify import verify_markdown
 
+    config = VerifyConfig(
+        bundle=args.bundle, against=args.against, samples=list(args.samples), quantized=args.quantized,
+        max_images=args.max_images, runtime=args.runtime, limits=list(args.limit), gate_fp32=args.gate_fp32,
+        charset_sources=list(args.charset_source))
+    config.check()  # parses the options once, before any work
     outputs = [(option, path) for option, path in (("--json", args.json), ("--markdown", args.markdown)) if path]
-    sources = [item.partition("=")[2] for item in args.charset_source]
-    check_outputs_apart(outputs, files_under(args.bundle, args.against, args.quantized, *sources)
-                        + list_images(args.samples))
+    check_outputs_apart(outputs, files_under(args.bundle, args.against, args.quantized,
+                                             *config.charset_sources.values()) + list_images(args.samples))
     for _, path in outputs:  # before any work: never an input, never a target that cannot be written
         check_output_file(path)
 
-    report = verify(config=VerifyConfig(
-        bundle=args.bundle, against=args.against, samples=list(args.samples), quantized=args.quantized,
-        max_images=args.max_images, runtime=args.runtime, limits=list(args.limit), gate_fp32=args.gate_fp32,
-        charset_sources=list(args.charset_source))).data
+    report = verify(config=config).data
     for row in report["checks"]:
         mark = "ok  " if row["passed"] else "FAIL" if row["gates"] else "over"
         print(f"{mark} [{row['against']}] {row['check']}: {row['value']:.4g} (limit {row['limit']}) {row['detail']}")

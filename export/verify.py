@@ -102,23 +102,24 @@ class Thresholds:
         return self
 
 
-def _quantized_from_report(bundle: Bundle) -> str | None:
-    """The quantized models a compress run exported ``bundle`` from (its report beside the bundle)."""
+def _from_report(bundle: Bundle, key: str):
+    """``key`` of the report of the compress run that wrote ``bundle`` (beside it), or None."""
     report = bundle.path.rstrip("/") + "-artifacts/report.json"
     if not os.path.isfile(report):
         return None
     with open(report, encoding="utf-8") as handle:
-        folder = json.load(handle).get("quantized_models")
+        return json.load(handle).get(key)
+
+
+def _quantized_from_report(bundle: Bundle) -> str | None:
+    """The quantized models a compress run exported ``bundle`` from."""
+    folder = _from_report(bundle, "quantized_models")
     return folder if folder and os.path.isdir(folder) else None
 
 
 def _charset_sources_from_report(bundle: Bundle) -> dict[str, str] | None:
-    """The full models a compress run cut a charset bundle's references from (its report beside the bundle)."""
-    report = bundle.path.rstrip("/") + "-artifacts/report.json"
-    if not bundle.manifest.get("charset") or not os.path.isfile(report):
-        return None
-    with open(report, encoding="utf-8") as handle:
-        sources = json.load(handle).get("charset_sources") or {}
+    """The full models a compress run cut a charset bundle's references from."""
+    sources = (_from_report(bundle, "charset_sources") if bundle.manifest.get("charset") else None) or {}
     return {side: folder for side, folder in sources.items() if os.path.isdir(folder)} or None
 
 
